@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bitmap.c - THE ENGINE: lock-free claim and release of bits and runs of
+ * bits in an array of 64-bit words that may be shared between processes.
+ *
+ * Layout of an engine area (all 64-bit words, offsets in words):
+ *
+ *	0			the cursor line: word 0 is the cyclic cursor, the
+ *				rest of the 64-byte line is padding
+ *	8			level 0: the words, count[0] = ceil(nbits / 64);
+ *				bit b of the pool is bit b % 64 of word b / 64,
+ *				set = allocated
+ *	8 + count[0]		level 1: bit i set = word i MAY have a clear bit
+ *	...			level l: bit i set = word i of level l-1 MAY be non-zero
+ *				up to the first level that has one word
+ *
+ * The words are the truth. A bit is set or cleared only by a successful
+ * uatomic_cmpxchg() on its word, which is a full memory barrier: what a
+ * claimer writes after claiming is ordered after the claim, and what a
+ * releaser wrote before releasing is visible to the next claimer.
+ *
+ * Everything else is advice. The summary levels and the cursor may be
+ * stale; a stale bit costs time, never a wrong answer:
+ *   - a summary bit set over a full word only makes a search look there;
+ *     the search clears it again;
+ *   - a summary bit clear over a word with a clear bit would hide it, so
+ *     every claim that fails its summary search makes a definitive pass
+ *     over the words before it answers -ENOSPC, and heals what it finds.
+ * The protocol keeps the second case to processes killed mid-operation:
+ *   - a claim that fills a word clears the word's summary bit, then (after
+ *     the barrier of its CAS) reads the word again and sets the bit back if
+ *     a release slipped in;
+ *   - a release of a bit in a full word sets the summary bit before its CAS
+ *     (so a crash after the CAS leaves it set) and after (so a concurrent
+ *     clearer cannot win the race); both are reads when the bit is set.
+ * Each upper level follows the same rule for its own words.
+ *
+ * Bits beyond nbits in the last word are set by nb_bitmap_init() and are
+ * never handed out, even if a hostile writer clears them: every claim masks
+ * them out and every count ignores them. Counts, sizes and offsets come
+ * from nbits alone, never from the area.
+ *
+ * Hints (where to start a search) are chosen by the callers: the lowest
+ * bit, a per-thread position, or the shared cyclic cursor, which is a plain
+ * store, never a read-modify-write.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <urcu/uatomic.h>
+
+#include "bitmap.h"
+
+#define FULL UINT64_MAX
+#define CURSOR_WORDS 8
+
+static inline uint64_t word_load(const uint64_t *p)
+{
+	return uatomic_read(p);
+}
+
+static inline uint64_t cas(uint64_t *p, uint64_t old, uint64_t new)
+{
+	return uatomic_cmpxchg(p, old, new);
+}
+
+static inline uint64_t bit_of(uint64_t i)
+{
+	return UINT64_C(1) << (i & 63);
+}
+
+/* Bits at or above position S in a word. */
+static inline uint64_t mask_from(unsigned int s)
+{
+	return FULL << s;
+}
+
+/* Bits at or below position E in a word. */
+static inline uint64_t mask_to(unsigned int e)
+{
+	return FULL >> (63 - e);
+}
+
+/* The valid (allocatable) bits of word W. */
+static inline uint64_t valid_mask(const struct nb_bitmap *bm, uint64_t w)
+{
+	return w == bm->nwords - 1 ? bm->lastmask : FULL;
+}
+
+/* The bits of word W inside [lo, hi]. */
+static uint64_t range_mask(const struct nb_bitmap *bm, uint64_t w, uint64_t lo, uint64_t hi)
+{
+	uint64_t m = valid_mask(bm, w);
+
+	if (w == lo / 64)
+		m &= mask_from(lo % 64);
+	if (w == hi / 64)
+		m &= mask_to(hi % 64);
+	return m;
+}
+
+static int nlevels_for(uint64_t nwords, uint64_t *count)
+{
+	int l = 0;
+
+	count[0] = nwords;
+	do {
+		count[l + 1] = (count[l] + 63) / 64;
+		l++;
+	} while (count[l] > 1);
+	return l;
+}
+
+size_t nb_bitmap_bytes(uint64_t nbits)
+{
+	uint64_t count[NB_MAX_LEVELS + 1];
+	uint64_t total = CURSOR_WORDS;
+	int n, l;
+
+	n = nlevels_for((nbits + 63) / 64, count);
+	for (l = 0; l <= n; l++)
+		total += count[l];
+	total = (total + 7) & ~UINT64_C(7);	/* whole cache lines */
+	return total * sizeof(uint64_t);
+}
+
+void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
+{
+	uint64_t count[NB_MAX_LEVELS + 1];
+	uint64_t *p = area;
+	int l;
+
+	memset(bm, 0, sizeof(*bm));
+	bm->nbits = nbits;
+	bm->nwords = (nbits + 63) / 64;
+	bm->lastmask = nbits % 64 ? mask_to(nbits % 64 - 1) : FULL;
+	bm->nlevels = nlevels_for(bm->nwords, count);
+	bm->cursor = p;
+	p += CURSOR_WORDS;
+	bm->words = p;
+	bm->count[0] = bm->nwords;
+	p += bm->nwords;
+	for (l = 1; l <= bm->nlevels; l++) {
+		bm->level[l] = p;
+		bm->count[l] = count[l];
+		p += count[l];
+	}
+	bm->level[0] = bm->words;
+}
+
+void nb_bitmap_init(struct nb_bitmap *bm)
+{
+	uint64_t i;
+	int l;
+
+	memset(bm->cursor, 0, nb_bitmap_bytes(bm->nbits));
+	bm->words[bm->nwords - 1] = ~bm->lastmask;
+	/* Level l has count[l-1] meaningful bits, all set: every word has room. */
+	for (l = 1; l <= bm->nlevels; l++) {
+		uint64_t n = bm->count[l - 1];
+
+		for (i = 0; i < bm->count[l]; i++) {
+			uint64_t bits = n - i * 64;
+
+			bm->level[l][i] = bits >= 64 ? FULL : mask_to(bits - 1);
+		}
+	}
+}
+
+/* Does word I of level L have what its summary bit promises? */
+static int child_has_room(const struct nb_bitmap *bm, int l, uint64_t i)
+{
+	if (l == 0)
+		return (word_load(&bm->words[i]) | ~valid_mask(bm, i)) != FULL;
+	return word_load(&bm->level[l][i]) != 0;
+}
+
+/*
+ * Set the summary bit of word I of level L (L >= 0) at every level above,
+ * writing only where a bit is clear.
+ */
+static void summary_set(struct nb_bitmap *bm, int l, uint64_t i)
+{
+	for (l++; l <= bm->nlevels; l++) {
+		uint64_t *p = &bm->level[l][i / 64];
+		uint64_t b = bit_of(i);
+
+		if (!(word_load(p) & b))
+			uatomic_or(p, b);
+		i /= 64;
+	}
+}
+
+/*
+ * Word I of level L looked full (L = 0) or empty (L > 0): clear its summary
+ * bit, then look again, and undo if a release slipped in. Propagates upward
+ * when the summary word itself becomes empty.
+ */
+static void summary_clear(struct nb_bitmap *bm, int l, uint64_t i)
+{
+	while (l < bm->nlevels) {
+		uint64_t *p = &bm->level[l + 1][i / 64];
+		uint64_t b = bit_of(i);
+		uint64_t old = word_load(p), prev;
+
+		for (;;) {
+			if (!(old & b))
+				return;
+			prev = cas(p, old, old & ~b);
+			if (prev == old)
+				break;
+			old = prev;
+		}
+		if (child_has_room(bm, l, i)) {
+			summary_set(bm, l, i);
+			return;
+		}
+		if (old & ~b)
+			return;
+		l++;
+		i /= 64;
+	}
+}
+
+/*
+ * The smallest index j >= FROM such that level L+1 marks word j of level L,
+ * or NB_NONE. Stale marks of upper levels are cleared on the way.
+ */
+static uint64_t summary_next(struct nb_bitmap *bm, int l, uint64_t from)
+{
+	uint64_t n = bm->count[l], w, x;
+
+	if (from >= n)
+		return NB_NONE;
+	if (l == bm->nlevels)	/* level l is one word: no summary above */
+		return from;
+	w = from / 64;
+	x = word_load(&bm->level[l + 1][w]) & mask_from(from % 64);
+	for (;;) {
+		if (x) {
+			uint64_t j = w * 64 + (uint64_t)__builtin_ctzll(x);
+
+			return j < n ? j : NB_NONE;
+		}
+		w = summary_next(bm, l + 1, w + 1);
+		if (w == NB_NONE)
+			return NB_NONE;
+		x = word_load(&bm->level[l + 1][w]);
+		if (!x)
+			summary_clear(bm, l + 1, w);
+	}
+}
+
+/*
+ * Claim one clear bit of word W among MASK, the lowest first. Returns the
+ * bit number, or NB_NONE when none of MASK is clear.
+ */
+static uint64_t claim_in_word(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
+{
+	uint64_t *p = &bm->words[w];
+	uint64_t old = word_load(p), prev, b;
+
+	for (;;) {
+		uint64_t free = ~old & mask;
+
+		if (!free)
+			return NB_NONE;
+		b = free & -free;
+		prev = cas(p, old, old | b);
+		if (prev == old)
+			break;
+		old = prev;
+	}
+	if (((old | b) | ~valid_mask(bm, w)) == FULL)
+		summary_clear(bm, 0, w);
+	return w * 64 + (uint64_t)__builtin_ctzll(b);
+}
+
+/* Claim the first clear bit in [lo, hi] that the summary shows. */
+static uint64_t claim_summary(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
+{
+	uint64_t w = lo / 64, bit;
+
+	while (w <= hi / 64) {
+		w = summary_next(bm, 0, w);
+		if (w == NB_NONE || w > hi / 64)
+			break;
+		bit = claim_in_word(bm, w, range_mask(bm, w, lo, hi));
+		if (bit != NB_NONE)
+			return bit;
+		if (!child_has_room(bm, 0, w))
+			summary_clear(bm, 0, w);
+		w++;
+	}
+	return NB_NONE;
+}
+
+/* The definitive pass: every word of [lo, hi], summary or not. */
+static uint64_t claim_scan(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
+{
+	uint64_t w, bit;
+
+	for (w = lo / 64; w <= hi / 64; w++) {
+		uint64_t m = range_mask(bm, w, lo, hi);
+
+		if ((word_load(&bm->words[w]) & m) == m)
+			continue;
+		summary_set(bm, 0, w);	/* heal: the summary hid this word */
+		bit = claim_in_word(bm, w, m);
+		if (bit != NB_NONE)
+			return bit;
+	}
+	return NB_NONE;
+}
+
+int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
+			uint64_t *bit)
+{
+	uint64_t b;
+
+	if (lo > hi || hi >= bm->nbits)
+		return -EINVAL;
+	if (start < lo || start > hi)
+		start = lo;
+	b = claim_summary(bm, start, hi);
+	if (b == NB_NONE && start > lo)
+		b = claim_summary(bm, lo, start - 1);
+	if (b == NB_NONE)
+		b = claim_scan(bm, start, hi);
+	if (b == NB_NONE && start > lo)
+		b = claim_scan(bm, lo, start - 1);
+	if (b == NB_NONE)
+		return -ENOSPC;
+	*bit = b;
+	return 0;
+}
+
+/*
+ * Set MASK in word W if none of it is set. 0 on success, -EEXIST if any
+ * bit of MASK was already set (then nothing changed).
+ */
+static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
+{
+	uint64_t *p = &bm->words[w];
+	uint64_t old = word_load(p), prev;
+
+	for (;;) {
+		if (old & mask)
+			return -EEXIST;
+		prev = cas(p, old, old | mask);
+		if (prev == old)
+			break;
+		old = prev;
+	}
+	if (((old | mask) | ~valid_mask(bm, w)) == FULL)
+		summary_clear(bm, 0, w);
+	return 0;
+}
+
+/*
+ * Clear MASK in word W. With STRICT, only if all of MASK is set (else
+ * -ENOENT, nothing changed); without, whatever of MASK is set.
+ */
+static int release_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask, int strict)
+{
+	uint64_t *p = &bm->words[w];
+	uint64_t old = word_load(p), prev;
+	uint64_t vm = ~valid_mask(bm, w);
+
+	for (;;) {
+		if (strict && (old & mask) != mask)
+			return -ENOENT;
+		if ((old | vm) == FULL)
+			summary_set(bm, 0, w);	/* before: a crash after the CAS leaves it set */
+		prev = cas(p, old, old & ~mask);
+		if (prev == old)
+			break;
+		old = prev;
+	}
+	if ((old | vm) == FULL)
+		summary_set(bm, 0, w);	/* after: a concurrent clearer cannot hide it */
+	return 0;
+}
+
+int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit)
+{
+	if (bit >= bm->nbits)
+		return -EINVAL;
+	return claim_mask(bm, bit / 64, bit_of(bit));
+}
+
+int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit)
+{
+	if (bit >= bm->nbits)
+		return -EINVAL;
+	return release_mask(bm, bit / 64, bit_of(bit), 1);
+}
+
+int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
+{
+	uint64_t last, w;
+	int r = 0;
+
+	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+		return -EINVAL;
+	last = first + n - 1;
+	for (w = first / 64; w <= last / 64; w++) {
+		r = claim_mask(bm, w, range_mask(bm, w, first, last));
+		if (r < 0)
+			break;
+	}
+	if (r == 0)
+		return 0;
+	/* Roll back what this call claimed: those bits are ours alone. */
+	while (w-- > first / 64)
+		release_mask(bm, w, range_mask(bm, w, first, last), 0);
+	return r;
+}
+
+int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
+{
+	uint64_t last, w;
+
+	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+		return -EINVAL;
+	last = first + n - 1;
+	if (first / 64 == last / 64)
+		return release_mask(bm, first / 64, range_mask(bm, first / 64, first, last), 1);
+	for (w = first / 64; w <= last / 64; w++) {
+		uint64_t m = range_mask(bm, w, first, last);
+
+		if ((word_load(&bm->words[w]) & m) != m)
+			return -ENOENT;
+	}
+	/* All set a moment ago; only a concurrent double free can interfere. */
+	for (w = first / 64; w <= last / 64; w++)
+		release_mask(bm, w, range_mask(bm, w, first, last), 0);
+	return 0;
+}
+
+int nb_bitmap_test(const struct nb_bitmap *bm, uint64_t bit)
+{
+	if (bit >= bm->nbits)
+		return -EINVAL;
+	return !!(word_load(&bm->words[bit / 64]) & bit_of(bit));
+}
+
+static uint64_t next_bit(const struct nb_bitmap *bm, uint64_t from, uint64_t flip)
+{
+	uint64_t w;
+
+	if (from >= bm->nbits)
+		return NB_NONE;
+	for (w = from / 64; w < bm->nwords; w++) {
+		uint64_t x = (word_load(&bm->words[w]) ^ flip) & valid_mask(bm, w);
+
+		if (w == from / 64)
+			x &= mask_from(from % 64);
+		if (x)
+			return w * 64 + (uint64_t)__builtin_ctzll(x);
+	}
+	return NB_NONE;
+}
+
+uint64_t nb_bitmap_next_set(const struct nb_bitmap *bm, uint64_t from)
+{
+	return next_bit(bm, from, 0);
+}
+
+uint64_t nb_bitmap_next_clear(const struct nb_bitmap *bm, uint64_t from)
+{
+	return next_bit(bm, from, FULL);
+}
+
+uint64_t nb_bitmap_count(const struct nb_bitmap *bm)
+{
+	uint64_t w, n = 0;
+
+	for (w = 0; w < bm->nwords; w++)
+		n += (uint64_t)__builtin_popcountll(word_load(&bm->words[w]) & valid_mask(bm, w));
+	return n;
+}
+
+uint64_t nb_bitmap_largest_free(const struct nb_bitmap *bm)
+{
+	uint64_t w, run = 0, best = 0;
+
+	for (w = 0; w < bm->nwords; w++) {
+		uint64_t vm = valid_mask(bm, w);
+		uint64_t x = word_load(&bm->words[w]) & vm;
+		unsigned int nvalid = (unsigned int)__builtin_popcountll(vm);
+
+		if (x == 0) {
+			run += nvalid;
+		} else {
+			uint64_t lead = (uint64_t)__builtin_ctzll(x);
+			unsigned int pos;
+
+			run += lead;
+			if (run > best)
+				best = run;
+			/* the runs strictly inside the word */
+			run = 0;
+			for (pos = (unsigned int)lead; pos < nvalid; pos++) {
+				if (x & (UINT64_C(1) << pos)) {
+					if (run > best)
+						best = run;
+					run = 0;
+				} else {
+					run++;
+				}
+			}
+		}
+	}
+	return run > best ? run : best;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t align)
+{
+	uint64_t r = (x + align - 1) & ~(align - 1);
+
+	return r < x ? NB_NONE : r;
+}
+
+/*
+ * The first set bit in [from, to], or NB_NONE. Reads words, claims nothing.
+ */
+static uint64_t first_set_in(const struct nb_bitmap *bm, uint64_t from, uint64_t to)
+{
+	uint64_t w;
+
+	for (w = from / 64; w <= to / 64; w++) {
+		uint64_t x = word_load(&bm->words[w]) & range_mask(bm, w, from, to);
+
+		if (x)
+			return w * 64 + (uint64_t)__builtin_ctzll(x);
+	}
+	return NB_NONE;
+}
+
+/* First fit of N bits aligned to ALIGN in [lo, hi]. */
+static int claim_run_in(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t lo,
+			uint64_t hi, uint64_t *first)
+{
+	uint64_t pos = align_up(lo, align);
+
+	while (pos != NB_NONE && pos <= hi && n - 1 <= hi - pos) {
+		uint64_t s, z;
+
+		/* skip to a clear bit, through the summary, then align */
+		z = nb_bitmap_next_clear(bm, pos);
+		if (z == NB_NONE || z > hi)
+			return -ENOSPC;
+		if (z != pos) {
+			pos = align_up(z, align);
+			continue;
+		}
+		s = first_set_in(bm, pos, pos + n - 1);
+		if (s != NB_NONE) {
+			pos = align_up(s + 1, align);
+			continue;
+		}
+		if (nb_bitmap_claim_range(bm, pos, n) == 0) {
+			*first = pos;
+			return 0;
+		}
+		/* lost a race: look at the same place again */
+	}
+	return -ENOSPC;
+}
+
+int nb_bitmap_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t lo,
+			uint64_t hi, uint64_t start, uint64_t *first)
+{
+	int r;
+
+	if (align == 0)
+		align = 1;
+	if (n == 0 || (align & (align - 1)) || lo > hi || hi >= bm->nbits)
+		return -EINVAL;
+	if (n - 1 > hi - lo)
+		return -ENOSPC;
+	if (start < lo || start > hi)
+		start = lo;
+	r = claim_run_in(bm, n, align, start, hi, first);
+	if (r == -ENOSPC && start > lo) {
+		/* runs that begin before START may end after it */
+		uint64_t end = start - 1 + n - 1;
+
+		r = claim_run_in(bm, n, align, lo, end < hi ? end : hi, first);
+	}
+	return r;
+}
+
+uint64_t nb_bitmap_cursor(const struct nb_bitmap *bm)
+{
+	uint64_t c = word_load(bm->cursor);
+
+	return c < bm->nbits ? c : 0;	/* never trust the segment */
+}
+
+void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit)
+{
+	if (word_load(bm->cursor) != bit)
+		uatomic_set(bm->cursor, bit);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bitmap.h - the engine: lock-free claim and release of bits and runs of
+ * bits in an array of 64-bit words, wherever that array lives.
+ * See the comment at the top of bitmap.c for the layout and the protocol.
+ */
+#ifndef NB_BITMAP_H
+#define NB_BITMAP_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define NB_MAX_LEVELS 8
+#define NB_NONE UINT64_MAX
+
+/*
+ * A process-local view of one engine area. Every pointer points into the
+ * area given to nb_bitmap_attach(); every count is derived from nbits, never
+ * read from the area, so a hostile area cannot steer an access outside it.
+ */
+struct nb_bitmap {
+	uint64_t *words;		/* nwords words; bit set = allocated */
+	uint64_t *level[NB_MAX_LEVELS];	/* level[l]: summary of level l-1 (level 0 = words) */
+	uint64_t count[NB_MAX_LEVELS];	/* count[l]: number of words at level l */
+	uint64_t *cursor;		/* shared cyclic position: the last bit handed out */
+	uint64_t nbits;			/* number of valid bits; bits beyond are never handed out */
+	uint64_t nwords;		/* == count[0] == ceil(nbits / 64) */
+	uint64_t lastmask;		/* the valid bits of the last word */
+	int nlevels;			/* levels above the words; level[nlevels] has one word */
+};
+
+/* Bytes the engine needs for NBITS bits (a multiple of 64). */
+size_t nb_bitmap_bytes(uint64_t nbits);
+/* Bind BM to AREA of NBITS bits; touches nothing in AREA. */
+void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits);
+/* Make AREA an empty bitmap: only its creator, before anyone can see it. */
+void nb_bitmap_init(struct nb_bitmap *bm);
+
+/* Claim one free bit in [lo, hi], searching from START up to HI, then from LO. */
+int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
+			uint64_t *bit);
+/* Claim BIT: -EEXIST if it is set. */
+int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit);
+/* Claim N bits [first, first+N) with first % ALIGN == 0, inside [lo, hi], first fit from START. */
+int nb_bitmap_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t lo,
+			uint64_t hi, uint64_t start, uint64_t *first);
+/* Claim exactly [first, first+N): -EEXIST and nothing claimed if any bit is set. */
+int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n);
+/* Release BIT: -ENOENT if it is clear. */
+int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit);
+/* Release [first, first+N): -ENOENT and nothing released if any bit is clear. */
+int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n);
+/* 1 if BIT is set, 0 if clear. */
+int nb_bitmap_test(const struct nb_bitmap *bm, uint64_t bit);
+/* The first set bit >= FROM, or NB_NONE. */
+uint64_t nb_bitmap_next_set(const struct nb_bitmap *bm, uint64_t from);
+/* The first clear bit >= FROM, or NB_NONE. */
+uint64_t nb_bitmap_next_clear(const struct nb_bitmap *bm, uint64_t from);
+/* Number of set bits, counted now. */
+uint64_t nb_bitmap_count(const struct nb_bitmap *bm);
+/* Length of the longest run of clear bits, counted now. */
+uint64_t nb_bitmap_largest_free(const struct nb_bitmap *bm);
+
+/* The shared cyclic cursor (a bit number, < nbits). */
+uint64_t nb_bitmap_cursor(const struct nb_bitmap *bm);
+void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit);
+
+#endif /* NB_BITMAP_H */

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * idpool.c - the ID allocator: a pool of CAPACITY IDs starting at BASE,
+ * one engine bit per ID, in a segment of kind NB_KIND_IDS.
+ *
+ * Areas: 0 = the engine (bitmap.c). Policies choose where a search starts:
+ * LOWEST at the bottom of the range, CYCLIC after the shared cursor (the
+ * last ID handed out by any process), SPREAD at a per-thread position that
+ * moves only when its word is full, so threads and processes work on
+ * different cache lines.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bitmap.h"
+#include "idpool.h"
+#include "numballoc.h"
+#include "segment.h"
+
+static int ids_layout(struct nb_layout *l)
+{
+	if (l->capacity == 0 || l->capacity > NUMBALLOC_CAPACITY_MAX ||
+	    l->base > UINT64_MAX - (l->capacity - 1) || l->policy > NUMBALLOC_SPREAD ||
+	    (l->flags & ~NUMBALLOC_OWNERS))
+		return -EINVAL;
+	l->area_size[0] = nb_bitmap_bytes(l->capacity);
+	l->area_align[0] = 64;
+	return nb_owners_layout(l);
+}
+
+static int ids_init(void *base, const struct nb_header *h, void *arg)
+{
+	struct nb_bitmap bm;
+
+	nb_bitmap_attach(&bm, (char *)base + h->area_off[0], h->capacity);
+	nb_bitmap_init(&bm);
+	return 0;
+}
+
+static int opts_check(const struct numballoc_opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(o->reserved_u) / sizeof(o->reserved_u[0]); i++)
+		if (o->reserved_u[i])
+			return -EINVAL;
+	for (i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
+		if (o->reserved[i])
+			return -EINVAL;
+	if (o->policy > NUMBALLOC_SPREAD ||
+	    (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL | NUMBALLOC_OWNERS)))
+		return -EINVAL;
+	return 0;
+}
+
+NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opts *opts,
+				    struct numballoc **poolp)
+{
+	static const struct numballoc_opts none;
+	struct nb_layout want;
+	struct numballoc *p;
+	int r;
+
+	if (!poolp)
+		return -EINVAL;
+	if (!opts)
+		opts = &none;
+	r = opts_check(opts);
+	if (r < 0)
+		return r;
+	if (name && opts->path)
+		return -EINVAL;
+	memset(&want, 0, sizeof(want));
+	want.kind = NB_KIND_IDS;
+	want.capacity = opts->capacity;
+	want.base = opts->base;
+	want.policy = opts->policy;
+	want.flags = opts->flags & NUMBALLOC_OWNERS;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	/* A private pool is always new: it has no name to be found by. */
+	r = nb_segment_open(&p->seg, name, opts->path,
+			    name || opts->path ? opts->flags : NUMBALLOC_CREATE, opts->mode, &want,
+			    ids_layout, ids_init, NULL);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	p->capacity = p->seg.hdr->capacity;
+	p->base = p->seg.hdr->base;
+	p->policy = p->seg.hdr->policy;
+	p->flags = p->seg.hdr->flags;
+	nb_bitmap_attach(&p->bm, nb_segment_area(&p->seg, 0), p->capacity);
+	nb_owners_attach(p);
+	*poolp = p;
+	return 0;
+}
+
+NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
+{
+	if (!pool)
+		return 0;
+	nb_segment_close(&pool->seg);
+	free(pool);
+	return 0;
+}
+
+NUMBALLOC_EXPORT int numballoc_unlink(const char *name)
+{
+	return nb_segment_unlink(name);
+}
+
+/*
+ * Per-thread search positions for the SPREAD policy, a few pools per
+ * thread. Written only by their thread: no shared cache line.
+ */
+#define HINTS 4
+static __thread struct {
+	const void *words;
+	uint64_t bit;
+} hints[HINTS];
+static __thread unsigned int hint_next;
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return x;
+}
+
+static unsigned int hint_slot(const struct numballoc *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < HINTS; i++)
+		if (hints[i].words == p->bm.words)
+			return i;
+	i = hint_next++ % HINTS;
+	hints[i].words = p->bm.words;
+	/* A first position of this thread's own, spread over the whole pool. */
+	hints[i].bit = mix64((uint64_t)getpid() * 0x9e3779b97f4a7c15u ^
+			     (uint64_t)(uintptr_t)&hint_next) % p->capacity;
+	return i;
+}
+
+/* Claim one bit in [lo, hi] (bit numbers) by the pool's policy. */
+static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *bit)
+{
+	uint64_t start = lo;
+	unsigned int slot = 0;
+	int r;
+
+	if (p->policy == NUMBALLOC_CYCLIC) {
+		start = nb_bitmap_cursor(&p->bm) + 1;
+	} else if (p->policy == NUMBALLOC_SPREAD) {
+		slot = hint_slot(p);
+		start = hints[slot].bit;
+		if (start < lo || start > hi)
+			start = lo + mix64(start) % (hi - lo + 1);
+	}
+	r = nb_bitmap_claim_any(&p->bm, lo, hi, start, bit);
+	if (r < 0)
+		return r;
+	if (p->policy == NUMBALLOC_CYCLIC)
+		nb_bitmap_set_cursor(&p->bm, *bit);
+	else if (p->policy == NUMBALLOC_SPREAD)
+		hints[slot].bit = *bit;
+	return 0;
+}
+
+/* The bit of ID, or -EINVAL when ID is outside the pool. */
+static int bit_of_id(const struct numballoc *p, uint64_t id, uint64_t *bit)
+{
+	if (id < p->base || id - p->base >= p->capacity)
+		return -EINVAL;
+	*bit = id - p->base;
+	return 0;
+}
+
+NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
+{
+	if (!pool || !id)
+		return -EINVAL;
+	return numballoc_alloc_in(pool, pool->base, pool->base + (pool->capacity - 1), id);
+}
+
+NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, uint64_t max,
+					uint64_t *id)
+{
+	uint64_t last, lo, hi, bit;
+	int r;
+
+	if (!pool || !id || min > max)
+		return -EINVAL;
+	last = pool->base + (pool->capacity - 1);
+	if (max < pool->base || min > last)
+		return -EINVAL;
+	lo = (min < pool->base ? pool->base : min) - pool->base;
+	hi = (max > last ? last : max) - pool->base;
+	r = claim_by_policy(pool, lo, hi, &bit);
+	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
+		r = claim_by_policy(pool, lo, hi, &bit);
+	if (r < 0)
+		return r;
+	r = nb_owners_record(pool, bit, 1);
+	if (r < 0) {
+		nb_bitmap_release_bit(&pool->bm, bit);
+		return r;
+	}
+	*id = pool->base + bit;
+	return 0;
+}
+
+NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id)
+{
+	uint64_t bit;
+	int r;
+
+	if (!pool)
+		return -EINVAL;
+	r = bit_of_id(pool, id, &bit);
+	if (r < 0)
+		return r;
+	r = nb_bitmap_claim_bit(&pool->bm, bit);
+	if (r < 0)
+		return r;
+	r = nb_owners_record(pool, bit, 1);
+	if (r < 0)
+		nb_bitmap_release_bit(&pool->bm, bit);
+	return r;
+}
+
+NUMBALLOC_EXPORT int numballoc_alloc_block(struct numballoc *pool, uint64_t count, uint64_t align,
+					   uint64_t *first)
+{
+	uint64_t bit;
+	int r;
+
+	if (!pool || !first || count == 0 || count > pool->capacity || (align & (align - 1)))
+		return -EINVAL;
+	r = nb_bitmap_claim_run(&pool->bm, count, align, 0, pool->capacity - 1, 0, &bit);
+	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
+		r = nb_bitmap_claim_run(&pool->bm, count, align, 0, pool->capacity - 1, 0, &bit);
+	if (r < 0)
+		return r;
+	r = nb_owners_record(pool, bit, count);
+	if (r < 0) {
+		nb_bitmap_release_range(&pool->bm, bit, count);
+		return r;
+	}
+	*first = pool->base + bit;
+	return 0;
+}
+
+NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
+{
+	uint64_t bit;
+	int r;
+
+	if (!pool)
+		return -EINVAL;
+	r = bit_of_id(pool, id, &bit);
+	if (r < 0)
+		return r;
+	return nb_owners_release(pool, bit, 1);
+}
+
+NUMBALLOC_EXPORT int numballoc_free_block(struct numballoc *pool, uint64_t first, uint64_t count)
+{
+	uint64_t bit;
+	int r;
+
+	if (!pool || count == 0)
+		return -EINVAL;
+	r = bit_of_id(pool, first, &bit);
+	if (r < 0)
+		return r;
+	if (count > pool->capacity - bit)
+		return -EINVAL;
+	return nb_owners_release(pool, bit, count);
+}
+
+NUMBALLOC_EXPORT int numballoc_test(struct numballoc *pool, uint64_t id)
+{
+	uint64_t bit;
+	int r;
+
+	if (!pool)
+		return -EINVAL;
+	r = bit_of_id(pool, id, &bit);
+	if (r < 0)
+		return r;
+	return nb_bitmap_test(&pool->bm, bit);
+}
+
+NUMBALLOC_EXPORT int numballoc_next(struct numballoc *pool, uint64_t from, uint64_t *id)
+{
+	uint64_t bit;
+
+	if (!pool || !id)
+		return -EINVAL;
+	if (from < pool->base)
+		from = pool->base;
+	if (from - pool->base >= pool->capacity)
+		return -ENOENT;
+	bit = nb_bitmap_next_set(&pool->bm, from - pool->base);
+	if (bit == NB_NONE)
+		return -ENOENT;
+	*id = pool->base + bit;
+	return 0;
+}
+
+NUMBALLOC_EXPORT int numballoc_stat(struct numballoc *pool, struct numballoc_stat *st)
+{
+	if (!pool || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->capacity = pool->capacity;
+	st->base = pool->base;
+	st->used = nb_bitmap_count(&pool->bm);
+	st->free = st->capacity - st->used;
+	st->largest_free_run = nb_bitmap_largest_free(&pool->bm);
+	st->policy = pool->policy;
+	st->flags = pool->flags;
+	return 0;
+}
