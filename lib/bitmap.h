@@ -22,7 +22,7 @@ struct nb_bitmap {
 	uint64_t *words;		/* nwords words; bit set = allocated */
 	uint64_t *level[NB_MAX_LEVELS];	/* level[l]: summary of level l-1 (level 0 = words) */
 	uint64_t count[NB_MAX_LEVELS];	/* count[l]: number of words at level l */
-	uint64_t *cursor;		/* shared cyclic position: the last bit handed out */
+	uint64_t *cursor;		/* shared cyclic position: where the next search starts */
 	uint64_t nbits;			/* number of valid bits; bits beyond are never handed out */
 	uint64_t nwords;		/* == count[0] == ceil(nbits / 64) */
 	uint64_t lastmask;		/* the valid bits of the last word */
@@ -61,7 +61,7 @@ uint64_t nb_bitmap_count(const struct nb_bitmap *bm);
 /* Length of the longest run of clear bits, counted now. */
 uint64_t nb_bitmap_largest_free(const struct nb_bitmap *bm);
 
-/* The shared cyclic cursor (a bit number, < nbits). */
+/* The shared cyclic cursor: the bit after the last one handed out (< nbits). */
 uint64_t nb_bitmap_cursor(const struct nb_bitmap *bm);
 void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit);
 

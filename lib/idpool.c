@@ -160,7 +160,7 @@ static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64
 	int r;
 
 	if (p->policy == NUMBALLOC_CYCLIC) {
-		start = nb_bitmap_cursor(&p->bm) + 1;
+		start = nb_bitmap_cursor(&p->bm);
 	} else if (p->policy == NUMBALLOC_SPREAD) {
 		slot = hint_slot(p);
 		start = hints[slot].bit;
@@ -171,7 +171,7 @@ static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64
 	if (r < 0)
 		return r;
 	if (p->policy == NUMBALLOC_CYCLIC)
-		nb_bitmap_set_cursor(&p->bm, *bit);
+		nb_bitmap_set_cursor(&p->bm, *bit + 1 < p->capacity ? *bit + 1 : 0);
 	else if (p->policy == NUMBALLOC_SPREAD)
 		hints[slot].bit = *bit;
 	return 0;

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_idpool.c - the ID pool API: every function, its policies and every
+ * error path, on private pools (shared pools: check_segment.c and
+ * check_procs.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "numballoc.h"
+#include "testutil.h"
+
+static struct numballoc *private_pool(uint64_t capacity, uint64_t base, unsigned int policy)
+{
+	struct numballoc_opts o = { .capacity = capacity, .base = base, .policy = policy };
+	struct numballoc *p = NULL;
+
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), 0);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+static uint64_t used(struct numballoc *p)
+{
+	struct numballoc_stat st;
+
+	ck_assert_int_eq(numballoc_stat(p, &st), 0);
+	return st.used;
+}
+
+START_TEST(test_lowest_sequence)
+{
+	struct numballoc *p = private_pool(130, 1024, NUMBALLOC_LOWEST);
+	uint64_t id, i;
+
+	for (i = 0; i < 130; i++) {
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+		ck_assert_uint_eq(id, 1024 + i);
+	}
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_free(p, 1100), 0);
+	ck_assert_int_eq(numballoc_free(p, 1030), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 1030);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 1100);
+	ck_assert_uint_eq(used(p), 130);
+	numballoc_close(p);
+}
+END_TEST
+
+START_TEST(test_cyclic_reuses_late)
+{
+	struct numballoc *p = private_pool(100, 0, NUMBALLOC_CYCLIC);
+	uint64_t id, i;
+
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_int_eq(numballoc_free(p, 3), 0);
+	/* 3 is free, but cyclic goes on after the last one handed out */
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 10);
+	for (i = 11; i < 100; i++) {
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+		ck_assert_uint_eq(id, i);
+	}
+	/* wrapped: the only free ID is 3 */
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 3);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	numballoc_close(p);
+}
+END_TEST
+
+START_TEST(test_spread_fills_all)
+{
+	struct numballoc *p = private_pool(1000, 5, NUMBALLOC_SPREAD);
+	char *seen = calloc(1000, 1);
+	uint64_t id, i;
+
+	for (i = 0; i < 1000; i++) {
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+		ck_assert(id >= 5 && id < 1005);
+		ck_assert_int_eq(seen[id - 5], 0);
+		seen[id - 5] = 1;
+	}
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_free(p, 500), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 500);
+	free(seen);
+	numballoc_close(p);
+}
+END_TEST
+
+START_TEST(test_alloc_in)
+{
+	struct numballoc *p = private_pool(1000, 100, _i);
+	uint64_t id, i;
+
+	for (i = 0; i < 11; i++) {
+		ck_assert_int_eq(numballoc_alloc_in(p, 600, 610, &id), 0);
+		ck_assert(id >= 600 && id <= 610);
+	}
+	ck_assert_int_eq(numballoc_alloc_in(p, 600, 610, &id), -ENOSPC);
+	/* clipped to the pool */
+	ck_assert_int_eq(numballoc_alloc_in(p, 0, 100, &id), 0);
+	ck_assert_uint_eq(id, 100);
+	ck_assert_int_eq(numballoc_alloc_in(p, 1099, UINT64_MAX, &id), 0);
+	ck_assert_uint_eq(id, 1099);
+	/* disjoint or reversed ranges */
+	ck_assert_int_eq(numballoc_alloc_in(p, 0, 99, &id), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_in(p, 1100, 2000, &id), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_in(p, 700, 600, &id), -EINVAL);
+	ck_assert_uint_eq(used(p), 13);
+	numballoc_close(p);
+}
+END_TEST
+
+START_TEST(test_alloc_id)
+{
+	struct numballoc *p = private_pool(64, 1000, NUMBALLOC_LOWEST);
+	uint64_t id;
+
+	ck_assert_int_eq(numballoc_alloc_id(p, 1010), 0);
+	ck_assert_int_eq(numballoc_alloc_id(p, 1010), -EEXIST);
+	ck_assert_int_eq(numballoc_alloc_id(p, 999), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_id(p, 1064), -EINVAL);
+	ck_assert_int_eq(numballoc_test(p, 1010), 1);
+	ck_assert_int_eq(numballoc_test(p, 1011), 0);
+	ck_assert_int_eq(numballoc_test(p, 5), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 1000);
+	ck_assert_uint_eq(used(p), 2);
+	numballoc_close(p);
+}
+END_TEST
+
+START_TEST(test_blocks)
+{
+	struct numballoc *p = private_pool(256, 1000, NUMBALLOC_LOWEST);
+	uint64_t first, id;
+
+	ck_assert_int_eq(numballoc_alloc_id(p, 1001), 0);
+	/* aligned relative to base */
+	ck_assert_int_eq(numballoc_alloc_block(p, 8, 8, &first), 0);
+	ck_assert_uint_eq(first, 1008);
+	ck_assert_int_eq(numballoc_alloc_block(p, 3, 0, &first), 0);
+	ck_assert_uint_eq(first, 1002);
+	ck_assert_int_eq(numballoc_alloc_block(p, 64, 64, &first), 0);
+	ck_assert_uint_eq(first, 1064);
+	ck_assert_int_eq(numballoc_alloc_block(p, 200, 1, &first), -ENOSPC);
+	ck_assert_int_eq(numballoc_alloc_block(p, 0, 1, &first), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_block(p, 257, 1, &first), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_block(p, 4, 3, &first), -EINVAL);
+	ck_assert_uint_eq(used(p), 1 + 8 + 3 + 64);
+	/* free_block: all or nothing */
+	ck_assert_int_eq(numballoc_free_block(p, 1000, 4), -ENOENT);
+	ck_assert_int_eq(numballoc_test(p, 1001), 1);
+	ck_assert_int_eq(numballoc_free_block(p, 1060, 10), -ENOENT);
+	ck_assert_int_eq(numballoc_test(p, 1064), 1);
+	ck_assert_int_eq(numballoc_free_block(p, 1064, 64), 0);
+	ck_assert_int_eq(numballoc_test(p, 1064), 0);
+	ck_assert_int_eq(numballoc_free_block(p, 1008, 0), -EINVAL);
+	ck_assert_int_eq(numballoc_free_block(p, 1250, 7), -EINVAL);
+	ck_assert_int_eq(numballoc_free_block(p, 900, 7), -EINVAL);
+	ck_assert_int_eq(numballoc_free_block(p, 1008, 8), 0);
+	ck_assert_int_eq(numballoc_free(p, 1001), 0);
+	ck_assert_int_eq(numballoc_free(p, 1001), -ENOENT);
+	ck_assert_int_eq(numballoc_free(p, 2000), -EINVAL);
+	ck_assert_uint_eq(used(p), 3);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 1000);
+	numballoc_close(p);
+}
+END_TEST
+
+START_TEST(test_next_and_stat)
+{
+	struct numballoc *p = private_pool(200, 50, NUMBALLOC_LOWEST);
+	struct numballoc_stat st;
+	uint64_t id;
+
+	ck_assert_int_eq(numballoc_next(p, 0, &id), -ENOENT);
+	ck_assert_int_eq(numballoc_alloc_id(p, 60), 0);
+	ck_assert_int_eq(numballoc_alloc_id(p, 180), 0);
+	ck_assert_int_eq(numballoc_alloc_id(p, 249), 0);
+	ck_assert_int_eq(numballoc_next(p, 0, &id), 0);
+	ck_assert_uint_eq(id, 60);
+	ck_assert_int_eq(numballoc_next(p, 61, &id), 0);
+	ck_assert_uint_eq(id, 180);
+	ck_assert_int_eq(numballoc_next(p, 181, &id), 0);
+	ck_assert_uint_eq(id, 249);
+	ck_assert_int_eq(numballoc_next(p, 250, &id), -ENOENT);
+	ck_assert_int_eq(numballoc_next(p, UINT64_MAX, &id), -ENOENT);
+	ck_assert_int_eq(numballoc_stat(p, &st), 0);
+	ck_assert_uint_eq(st.capacity, 200);
+	ck_assert_uint_eq(st.base, 50);
+	ck_assert_uint_eq(st.used, 3);
+	ck_assert_uint_eq(st.free, 197);
+	ck_assert_uint_eq(st.largest_free_run, 180 - 60 - 1);
+	ck_assert_uint_eq(st.policy, NUMBALLOC_LOWEST);
+	ck_assert_uint_eq(st.flags, 0);
+	numballoc_close(p);
+}
+END_TEST
+
+START_TEST(test_bad_arguments)
+{
+	struct numballoc_opts o = { .capacity = 10 };
+	struct numballoc *p = NULL, *q = private_pool(10, 0, 0);
+	struct numballoc_stat st;
+	uint64_t id;
+
+	ck_assert_int_eq(numballoc_open(NULL, &o, NULL), -EINVAL);
+	o.reserved[3] = 1;
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), -EINVAL);
+	o.reserved[3] = 0;
+	o.reserved_u[1] = 1;
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), -EINVAL);
+	o.reserved_u[1] = 0;
+	o.policy = 3;
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), -EINVAL);
+	o.policy = 0;
+	o.flags = 0x100;
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), -EINVAL);
+	o.flags = 0;
+	o.capacity = 0;
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), -EINVAL);
+	o.capacity = NUMBALLOC_CAPACITY_MAX + 1;
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), -EINVAL);
+	o.capacity = 10;
+	o.base = UINT64_MAX - 8;
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), -EINVAL);
+	o.base = UINT64_MAX - 9;	/* the last ID is UINT64_MAX: fits */
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), 0);
+	ck_assert_int_eq(numballoc_alloc_id(p, UINT64_MAX), 0);
+	ck_assert_int_eq(numballoc_alloc_in(p, 0, UINT64_MAX, &id), 0);
+	ck_assert_uint_eq(id, UINT64_MAX - 9);
+	numballoc_close(p);
+	p = NULL;
+	o.base = 0;
+	o.path = "/tmp/x";
+	ck_assert_int_eq(numballoc_open("name", &o, &p), -EINVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_int_eq(numballoc_alloc(NULL, &id), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc(q, NULL), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_in(NULL, 0, 1, &id), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_in(q, 0, 1, NULL), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_id(NULL, 1), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_block(NULL, 1, 1, &id), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_block(q, 1, 1, NULL), -EINVAL);
+	ck_assert_int_eq(numballoc_free(NULL, 1), -EINVAL);
+	ck_assert_int_eq(numballoc_free_block(NULL, 1, 1), -EINVAL);
+	ck_assert_int_eq(numballoc_test(NULL, 1), -EINVAL);
+	ck_assert_int_eq(numballoc_next(NULL, 1, &id), -EINVAL);
+	ck_assert_int_eq(numballoc_next(q, 1, NULL), -EINVAL);
+	ck_assert_int_eq(numballoc_stat(NULL, &st), -EINVAL);
+	ck_assert_int_eq(numballoc_stat(q, NULL), -EINVAL);
+	ck_assert_int_eq(numballoc_close(NULL), 0);
+	ck_assert_uint_eq(used(q), 0);
+	numballoc_close(q);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+	static const int errs[] = { EINVAL, ENOSPC, EEXIST, ENOENT, NUMBALLOC_ECORRUPT,
+				    NUMBALLOC_EVERSION, NUMBALLOC_EKIND };
+	size_t i, j;
+
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		const char *a = numballoc_strerror(-errs[i]);
+
+		ck_assert_ptr_nonnull(a);
+		ck_assert_str_eq(a, numballoc_strerror(errs[i]));
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(a, numballoc_strerror(-errs[j]));
+	}
+	ck_assert_ptr_nonnull(numballoc_strerror(-EACCES));
+	ck_assert_ptr_nonnull(numballoc_strerror(-123456));
+	ck_assert_ptr_nonnull(numballoc_strerror(0));
+}
+END_TEST
+
+/* 2^32 IDs: the top of the range is reachable and exact. */
+START_TEST(test_large_capacity)
+{
+	uint64_t cap = UINT64_C(1) << 32, id;
+	struct numballoc *p = private_pool(cap, 7, NUMBALLOC_LOWEST);
+
+	ck_assert_int_eq(numballoc_alloc_id(p, 7 + cap - 1), 0);
+	ck_assert_int_eq(numballoc_alloc_in(p, cap - 2, UINT64_MAX, &id), 0);
+	ck_assert_uint_eq(id, cap - 2);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 7);
+	ck_assert_int_eq(numballoc_next(p, 8, &id), 0);
+	ck_assert_uint_eq(id, cap - 2);
+	ck_assert_int_eq(numballoc_alloc_block(p, 128, 64, &id), 0);
+	ck_assert_uint_eq(id, 7 + 64);
+	ck_assert_int_eq(numballoc_free(p, 7 + cap - 1), 0);
+	ck_assert_uint_eq(used(p), 2 + 128);
+	numballoc_close(p);
+}
+END_TEST
+
+/* Threads of one process share a handle: no ID handed to two of them. */
+struct tshare {
+	struct numballoc *p;
+	int *witness;
+	int bad;
+	unsigned int seed;
+};
+
+static void *share_thread(void *arg)
+{
+	struct tshare *t = arg;
+	uint64_t s = __atomic_add_fetch(&t->seed, 104729, __ATOMIC_RELAXED), held[16], id;
+	int n = 0, i;
+
+	for (i = 0; i < 50000; i++) {
+		if (n < 16 && tu_rand(&s) % 2) {
+			if (numballoc_alloc(t->p, &id) == 0) {
+				if (__atomic_exchange_n(&t->witness[id], 1, __ATOMIC_SEQ_CST))
+					__atomic_store_n(&t->bad, 1, __ATOMIC_SEQ_CST);
+				held[n++] = id;
+			}
+		} else if (n) {
+			id = held[--n];
+			__atomic_store_n(&t->witness[id], 0, __ATOMIC_SEQ_CST);
+			if (numballoc_free(t->p, id))
+				__atomic_store_n(&t->bad, 1, __ATOMIC_SEQ_CST);
+		}
+	}
+	while (n) {
+		id = held[--n];
+		__atomic_store_n(&t->witness[id], 0, __ATOMIC_SEQ_CST);
+		numballoc_free(t->p, id);
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_share_handle)
+{
+	struct tshare t = { .p = private_pool(40, 0, _i), .seed = 3 };
+	pthread_t th[4];
+	int i;
+
+	t.witness = calloc(40, sizeof(int));
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, share_thread, &t), 0);
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(t.bad, 0);
+	ck_assert_uint_eq(used(t.p), 0);
+	free(t.witness);
+	numballoc_close(t.p);
+}
+END_TEST
+
+static Suite *idpool_suite(void)
+{
+	Suite *s = suite_create("idpool");
+	TCase *tc = tcase_create("api");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_lowest_sequence);
+	tcase_add_test(tc, test_cyclic_reuses_late);
+	tcase_add_test(tc, test_spread_fills_all);
+	tcase_add_loop_test(tc, test_alloc_in, NUMBALLOC_LOWEST, NUMBALLOC_SPREAD + 1);
+	tcase_add_test(tc, test_alloc_id);
+	tcase_add_test(tc, test_blocks);
+	tcase_add_test(tc, test_next_and_stat);
+	tcase_add_test(tc, test_bad_arguments);
+	tcase_add_test(tc, test_strerror);
+	tcase_add_test(tc, test_large_capacity);
+	tcase_add_loop_test(tc, test_threads_share_handle, NUMBALLOC_LOWEST, NUMBALLOC_SPREAD + 1);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(idpool_suite());
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_procs.c - real processes on a real shared segment.
+ *
+ * A witness array in shared anonymous memory records who holds what: a
+ * holder marks its ID with an atomic exchange and must find it unmarked, so
+ * an ID handed to two processes at once is caught whatever the timing.
+ * At the end the pool's own count must equal what the processes still hold.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "numballoc.h"
+#include "testutil.h"
+
+#define NPROC 4
+#define MAXHELD 100
+
+struct shared {
+	int go;			/* children start together when set */
+	int bad;		/* violations seen by children */
+	int errors;		/* unexpected return values */
+	uint64_t held[NPROC];	/* IDs each child still holds at its exit */
+	uint64_t nospc;		/* -ENOSPC answers (the pool is small on purpose) */
+	int witness[];		/* one per ID: 1 while someone holds it */
+};
+
+static struct shared *shared_new(uint64_t ids)
+{
+	return tu_shared(sizeof(struct shared) + ids * sizeof(int));
+}
+
+static void wait_go(struct shared *sh)
+{
+	while (!__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void hold(struct shared *sh, uint64_t idx)
+{
+	if (__atomic_exchange_n(&sh->witness[idx], 1, __ATOMIC_SEQ_CST))
+		__atomic_add_fetch(&sh->bad, 1, __ATOMIC_SEQ_CST);
+}
+
+static void unhold(struct shared *sh, uint64_t idx)
+{
+	if (!__atomic_exchange_n(&sh->witness[idx], 0, __ATOMIC_SEQ_CST))
+		__atomic_add_fetch(&sh->bad, 1, __ATOMIC_SEQ_CST);
+}
+
+struct held {
+	uint64_t first;
+	uint64_t count;
+};
+
+/* One child: random allocs (single IDs and blocks of 4) and frees. */
+static void churn(const char *name, struct shared *sh, int me, uint64_t base, int ops)
+{
+	struct held h[MAXHELD];
+	struct numballoc *p;
+	uint64_t s = 0x51ed + (uint64_t)me * 7777, id, k;
+	int n = 0, i, r;
+
+	if (numballoc_open(name, NULL, &p) < 0)
+		_exit(10);
+	wait_go(sh);
+	for (i = 0; i < ops; i++) {
+		uint64_t dice = tu_rand(&s) % 16;
+
+		if (n < MAXHELD && dice < 8) {
+			r = numballoc_alloc(p, &id);
+			if (r == -ENOSPC) {
+				__atomic_add_fetch(&sh->nospc, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			if (r < 0) {
+				__atomic_add_fetch(&sh->errors, 1, __ATOMIC_SEQ_CST);
+				continue;
+			}
+			hold(sh, id - base);
+			h[n++] = (struct held){ id, 1 };
+		} else if (n < MAXHELD && dice == 8) {
+			r = numballoc_alloc_block(p, 4, 4, &id);
+			if (r == -ENOSPC)
+				continue;
+			if (r < 0 || (id - base) % 4) {
+				__atomic_add_fetch(&sh->errors, 1, __ATOMIC_SEQ_CST);
+				continue;
+			}
+			for (k = 0; k < 4; k++)
+				hold(sh, id - base + k);
+			h[n++] = (struct held){ id, 4 };
+		} else if (n) {
+			int j = (int)(tu_rand(&s) % (uint64_t)n);
+			struct held x = h[j];
+
+			h[j] = h[--n];
+			for (k = 0; k < x.count; k++)
+				unhold(sh, x.first - base + k);
+			r = x.count == 1 ? numballoc_free(p, x.first)
+					 : numballoc_free_block(p, x.first, x.count);
+			if (r != 0)
+				__atomic_add_fetch(&sh->errors, 1, __ATOMIC_SEQ_CST);
+		}
+	}
+	for (i = 0; i < n; i++)
+		sh->held[me] += h[i].count;
+	numballoc_close(p);
+	_exit(0);
+}
+
+START_TEST(test_witness_many_processes)
+{
+	const char *name = tu_name("witness");
+	struct numballoc_opts o = { .capacity = 250, .base = 1000, .policy = (unsigned int)_i,
+				    .flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct shared *sh = shared_new(250);
+	struct numballoc *p;
+	struct numballoc_stat st;
+	pid_t pids[NPROC];
+	uint64_t total = 0, id;
+	int i;
+
+	ck_assert_int_eq(numballoc_open(name, &o, &p), 0);
+	for (i = 0; i < NPROC; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0)
+			churn(name, sh, i, 1000, 200000);
+	}
+	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(tu_wait_all(pids, NPROC), 0);
+	ck_assert_int_eq(sh->bad, 0);
+	ck_assert_int_eq(sh->errors, 0);
+	for (i = 0; i < NPROC; i++)
+		total += sh->held[i];
+	ck_assert_int_eq(numballoc_stat(p, &st), 0);
+	ck_assert_uint_eq(st.used, total);
+	for (id = 1000; id < 1250; id++)
+		ck_assert_int_eq(numballoc_test(p, id), sh->witness[id - 1000]);
+	/* the pool was under pressure: the -ENOSPC path ran too */
+	ck_assert_uint_gt(sh->nospc, 0);
+	/* everything free again: all of it can be had */
+	while (numballoc_next(p, 0, &id) == 0)
+		ck_assert_int_eq(numballoc_free(p, id), 0);
+	for (i = 0; i < 250; i++)
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	numballoc_close(p);
+	numballoc_unlink(name);
+}
+END_TEST
+
+/*
+ * Creation race: NPROC processes create the same fresh pool at the same
+ * moment and allocate from it at once, for many rounds, through a name and
+ * through a file. Exactly one pool results; no duplicate, no crash.
+ */
+#define RACE_IDS 8
+
+static void racer(const char *name, const char *path, struct shared *sh)
+{
+	struct numballoc_opts o = { .capacity = 64, .path = path, .flags = NUMBALLOC_CREATE };
+	struct numballoc *p;
+	uint64_t id;
+	int k, r;
+
+	wait_go(sh);
+	r = numballoc_open(name, &o, &p);
+	if (r < 0)
+		_exit(20);
+	for (k = 0; k < RACE_IDS; k++) {
+		if (numballoc_alloc(p, &id) < 0 || id >= 64)
+			_exit(21);
+		hold(sh, id);
+	}
+	numballoc_close(p);
+	_exit(0);
+}
+
+START_TEST(test_creation_race)
+{
+	struct shared *sh = shared_new(64);
+	int round, i, dups = 0, failed = 0;
+
+	for (round = 0; round < 250; round++) {
+		const char *name = round % 2 ? tu_name("race") : NULL;
+		const char *path = round % 2 ? NULL : tu_path("race");
+		struct numballoc_opts o = { .path = path };
+		struct numballoc *p;
+		struct numballoc_stat st;
+		pid_t pids[NPROC];
+
+		memset(sh, 0, sizeof(*sh) + 64 * sizeof(int));
+		for (i = 0; i < NPROC; i++) {
+			pids[i] = fork();
+			ck_assert_int_ge(pids[i], 0);
+			if (pids[i] == 0)
+				racer(name, path, sh);
+		}
+		__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+		failed += tu_wait_all(pids, NPROC);
+		dups += sh->bad;
+		ck_assert_int_eq(numballoc_open(name, &o, &p), 0);
+		ck_assert_int_eq(numballoc_stat(p, &st), 0);
+		ck_assert_uint_eq(st.used, NPROC * RACE_IDS);
+		numballoc_close(p);
+		if (name)
+			numballoc_unlink(name);
+		else
+			unlink(path);
+	}
+	ck_assert_int_eq(failed, 0);
+	ck_assert_int_eq(dups, 0);
+}
+END_TEST
+
+static Suite *procs_suite(void)
+{
+	Suite *s = suite_create("procs");
+	TCase *tc = tcase_create("procs");
+
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, test_witness_many_processes, NUMBALLOC_LOWEST,
+			    NUMBALLOC_SPREAD + 1);
+	tcase_add_test(tc, test_creation_race);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(procs_suite());
+}
