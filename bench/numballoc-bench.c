@@ -1,0 +1,1292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * numballoc-bench - figures for issue 4: numballoc against two baselines
+ * compiled into this program and run in the same invocation (baseline.h):
+ * "mutex" (the same bitmap under a process-shared pthread mutex, linear
+ * scan) and "hint" (the Go numballoc algorithm on 64-bit words: lock-free
+ * CAS scan from a per-process word hint, no index).
+ *
+ * Every figure is a median over repeated runs (at least 5) of a mean over
+ * many operations; min and max of the runs are printed beside it. Ratios
+ * are baseline time / numballoc time: above 1, numballoc is faster. The
+ * program reports; it never fails because a machine is slow. It exits
+ * non-zero only when an allocator gave a wrong answer (an -ENOSPC while a
+ * fitting run existed, a success where none did) or a set-up failed.
+ *
+ * numballoc pools are real named shared-memory segments made with
+ * numballoc_open(); the baselines live in MAP_SHARED anonymous memory.
+ * Two-process figures fork two children that open the pool again (a new
+ * handle each) and run together; their figure is wall time / total pairs.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "baseline.h"
+#include "numballoc.h"
+
+enum eng { E_NB, E_MX, E_HB, NENG };
+static const char *const pol_name[] = { "lowest", "cyclic", "spread" };
+
+#define MAXRUNS 32
+#define MAXNAMES 16
+
+static struct {
+	int quick;
+	int runs;		/* repeated runs per figure, >= 5 */
+	uint64_t cap;		/* IDs in the large pools */
+	double run_ns;		/* aimed length of one timed run */
+	int samples;		/* new-handle samples per run */
+	const char *cli;	/* numballoc-cli to time, or NULL */
+	const char *only;	/* run only figures whose name contains this */
+} opt;
+
+static int wrong;	/* wrong answers seen: the exit status */
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * UINT64_C(2685821657736338717);
+}
+
+/* Uniform in [0, n) without a division. */
+static inline uint64_t below(uint64_t *s, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)rnd(s) * n) >> 64);
+}
+
+__attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("numballoc-bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
+}
+
+static void *shared(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	return p;
+}
+
+/* Pool names made by this run, removed at exit and on SIGINT/SIGTERM. */
+static char names[MAXNAMES][64];
+static pid_t main_pid;
+
+static void names_cleanup(void)
+{
+	int i;
+
+	if (getpid() != main_pid)
+		return;
+	for (i = 0; i < MAXNAMES; i++)
+		if (names[i][0])
+			numballoc_unlink(names[i]);
+}
+
+static void on_signal(int sig)
+{
+	names_cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static char *name_new(void)
+{
+	static unsigned int seq;
+	int i;
+
+	for (i = 0; i < MAXNAMES; i++) {
+		if (!names[i][0]) {
+			snprintf(names[i], sizeof(names[i]), "numballoc-bench-%ld-%u",
+				 (long)getpid(), seq++);
+			return names[i];
+		}
+	}
+	die("too many pools");
+	return NULL;
+}
+
+static void name_drop(char *name)
+{
+	numballoc_unlink(name);
+	name[0] = 0;
+}
+
+/* --------------------------------------------------------------- pools */
+
+struct pool {
+	enum eng e;
+	unsigned int policy;
+	uint64_t cap;
+	struct numballoc *nb;	/* E_NB: this process's handle */
+	char *name;		/* E_NB: the shared-memory name */
+	struct bl *bl;		/* E_MX, E_HB */
+};
+
+static void pool_create(struct pool *p, enum eng e, uint64_t cap, unsigned int policy)
+{
+	struct numballoc_opts o;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->e = e;
+	p->cap = cap;
+	p->policy = policy;
+	if (e != E_NB) {
+		p->bl = bl_create(cap);
+		if (!p->bl)
+			die("baseline of %" PRIu64 " bits: out of memory", cap);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.capacity = cap;
+	o.policy = policy;
+	o.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL;
+	p->name = name_new();
+	r = numballoc_open(p->name, &o, &p->nb);
+	if (r < 0)
+		die("numballoc_open %s: %s", p->name, numballoc_strerror(r));
+}
+
+static void pool_destroy(struct pool *p)
+{
+	if (p->e == E_NB) {
+		numballoc_close(p->nb);
+		name_drop(p->name);
+	} else {
+		bl_destroy(p->bl);
+	}
+}
+
+/* A new handle, as a new process (a CLI call) has. */
+static void pool_reopen(struct pool *p)
+{
+	int r;
+
+	if (p->e != E_NB) {
+		bl_attach(p->bl);
+		return;
+	}
+	r = numballoc_open(p->name, NULL, &p->nb);
+	if (r < 0)
+		die("reopen %s: %s", p->name, numballoc_strerror(r));
+}
+
+static inline int p_alloc(struct pool *p, uint64_t *id)
+{
+	switch (p->e) {
+	case E_NB:
+		return numballoc_alloc(p->nb, id);
+	case E_MX:
+		return mx_alloc(p->bl, p->policy, id);
+	default:
+		return hb_alloc(p->bl, id);
+	}
+}
+
+static inline int p_free(struct pool *p, uint64_t id)
+{
+	switch (p->e) {
+	case E_NB:
+		return numballoc_free(p->nb, id);
+	case E_MX:
+		return mx_free(p->bl, id);
+	default:
+		return hb_free(p->bl, id);
+	}
+}
+
+static int p_set(struct pool *p, uint64_t id)
+{
+	return p->e == E_NB ? numballoc_alloc_id(p->nb, id) : bl_set(p->bl, id);
+}
+
+static inline int p_alloc_block(struct pool *p, uint64_t n, uint64_t align, uint64_t *first)
+{
+	switch (p->e) {
+	case E_NB:
+		return numballoc_alloc_block(p->nb, n, align, first);
+	case E_MX:
+		return mx_alloc_block(p->bl, n, align, first);
+	default:
+		return hb_alloc_block(p->bl, n, align, first);
+	}
+}
+
+static inline int p_free_block(struct pool *p, uint64_t first, uint64_t n)
+{
+	switch (p->e) {
+	case E_NB:
+		return numballoc_free_block(p->nb, first, n);
+	case E_MX:
+		return mx_free_block(p->bl, first, n);
+	default:
+		return hb_free_block(p->bl, first, n);
+	}
+}
+
+/* ------------------------------------------------------------- fills */
+
+/*
+ * A fill: the IDs to set, in the order to set them. Made once per figure
+ * and applied to every engine, so all three start from the same words.
+ */
+struct fill {
+	uint32_t *ids;
+	uint64_t n;
+};
+
+/* M distinct IDs of [0, cap) at random (partial Fisher-Yates). */
+static void fill_random(struct fill *f, uint64_t cap, uint64_t m, uint64_t seed)
+{
+	uint64_t i, s = seed | 1;
+
+	f->ids = malloc(cap * sizeof(uint32_t));
+	if (!f->ids)
+		die("out of memory");
+	for (i = 0; i < cap; i++)
+		f->ids[i] = (uint32_t)i;
+	for (i = 0; i < m; i++) {
+		uint64_t j = i + below(&s, cap - i);
+		uint32_t t = f->ids[i];
+
+		f->ids[i] = f->ids[j];
+		f->ids[j] = t;
+	}
+	f->n = m;
+}
+
+/* The M lowest IDs. */
+static void fill_bottom(struct fill *f, uint64_t cap, uint64_t m)
+{
+	uint64_t i;
+
+	f->ids = malloc((m + 1) * sizeof(uint32_t));
+	if (!f->ids)
+		die("out of memory");
+	for (i = 0; i < m; i++)
+		f->ids[i] = (uint32_t)i;
+	f->n = m;
+}
+
+static void fill_apply(const struct fill *f, struct pool *p)
+{
+	uint64_t i;
+	int r;
+
+	for (i = 0; i < f->n; i++) {
+		r = p_set(p, f->ids[i]);
+		if (r < 0)
+			die("fill: set %u: %s", f->ids[i], numballoc_strerror(r));
+	}
+}
+
+static uint64_t fill_count(double pct, uint64_t cap)
+{
+	if (pct < 0)	/* a single free ID */
+		return cap - 1;
+	return (uint64_t)(pct / 100.0 * (double)cap + 0.5);
+}
+
+static const char *fill_label(double pct, char *buf, size_t size)
+{
+	if (pct < 0)
+		snprintf(buf, size, "1free");
+	else
+		snprintf(buf, size, "%g%%", pct);
+	return buf;
+}
+
+/* ----------------------------------------------------------- figures */
+
+struct fig {
+	char name[96];
+	double v[NENG][MAXRUNS];	/* ns per operation, one per run */
+	int n[NENG];			/* runs measured per engine; 0: not measured */
+	char extra[160];		/* more key=value pairs for the machine line */
+	char note[96];			/* for the person */
+};
+
+static char *machine;		/* the machine-readable lines, printed at the end */
+static size_t machine_len, machine_size;
+
+static int skip(const char *name)
+{
+	return opt.only && !strstr(name, opt.only);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n, double *min, double *max)
+{
+	double s[MAXRUNS];
+
+	memcpy(s, v, (size_t)n * sizeof(double));
+	qsort(s, (size_t)n, sizeof(double), cmp_double);
+	if (min)
+		*min = s[0];
+	if (max)
+		*max = s[n - 1];
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static double fig_median(const struct fig *f, enum eng e)
+{
+	return f->n[e] ? median(f->v[e], f->n[e], NULL, NULL) : 0;
+}
+
+__attribute__((format(printf, 1, 2))) static void machine_add(const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	for (;;) {
+		size_t room = machine_size - machine_len;
+
+		va_start(ap, fmt);
+		len = machine ? vsnprintf(machine + machine_len, room, fmt, ap) : -1;
+		va_end(ap);
+		if (len >= 0 && (size_t)len < room) {
+			machine_len += (size_t)len;
+			return;
+		}
+		machine_size = machine_size ? machine_size * 2 : 65536;
+		machine = realloc(machine, machine_size);
+		if (!machine)
+			die("out of memory");
+	}
+}
+
+static void fmt_ns(char *buf, size_t size, double ns)
+{
+	if (ns <= 0)
+		snprintf(buf, size, "-");
+	else if (ns < 10000)
+		snprintf(buf, size, "%.1f ns", ns);
+	else if (ns < 10000000)
+		snprintf(buf, size, "%.1f us", ns / 1000);
+	else
+		snprintf(buf, size, "%.1f ms", ns / 1e6);
+}
+
+static void fmt_ratio(char *buf, size_t size, double base, double ns)
+{
+	if (base <= 0 || ns <= 0)
+		snprintf(buf, size, "na");
+	else
+		snprintf(buf, size, "%.2f", base / ns);
+}
+
+static void fig_print(const struct fig *f)
+{
+	double med, min, max, mx = fig_median(f, E_MX), hb = fig_median(f, E_HB);
+	char a[24], b[24], c[24], d[24], e[24], rm[16], rh[16];
+
+	if (!f->n[E_NB])
+		return;
+	med = median(f->v[E_NB], f->n[E_NB], &min, &max);
+	fmt_ns(a, sizeof(a), med);
+	fmt_ns(b, sizeof(b), min);
+	fmt_ns(c, sizeof(c), max);
+	fmt_ns(d, sizeof(d), mx);
+	fmt_ns(e, sizeof(e), hb);
+	fmt_ratio(rm, sizeof(rm), mx, med);
+	fmt_ratio(rh, sizeof(rh), hb, med);
+	printf("%-30s %10s %10s %10s | %10s %10s | %6s %6s  %s\n", f->name, a, b, c, d, e, rm,
+	       rh, f->note);
+	fflush(stdout);
+	machine_add("name=%s ns=%.1f min=%.1f max=%.1f runs=%d mutex_ns=%.1f hint_ns=%.1f "
+		    "ratio_mutex=%s ratio_hint=%s%s%s\n",
+		    f->name, med, min, max, f->n[E_NB], mx, hb, rm, rh, f->extra[0] ? " " : "",
+		    f->extra);
+}
+
+static void fig_add(struct fig *f, enum eng e, double ns)
+{
+	if (f->n[e] < MAXRUNS)
+		f->v[e][f->n[e]++] = ns;
+}
+
+/* ------------------------------------------ alloc + free of a held ID */
+
+/*
+ * ITERS times: allocate one ID by the pool's policy, then free a random
+ * held ID (possibly the new one). The fill stays where it was. Returns the
+ * elapsed nanoseconds; counts failures in *BAD.
+ */
+static uint64_t pairs(struct pool *p, uint32_t *held, uint64_t nheld, uint64_t iters,
+		      uint64_t *seed, uint64_t *bad)
+{
+	uint64_t i, id, t0 = now_ns();
+
+	for (i = 0; i < iters; i++) {
+		uint64_t k;
+
+		if (p_alloc(p, &id) < 0) {
+			++*bad;
+			continue;
+		}
+		held[nheld] = (uint32_t)id;
+		k = below(seed, nheld + 1);
+		id = held[k];
+		held[k] = held[nheld];
+		if (p_free(p, id) < 0)
+			++*bad;
+	}
+	return now_ns() - t0;
+}
+
+/* Iterations for one timed run of about opt.run_ns, bounded by count. */
+static uint64_t calibrate(struct pool *p, uint32_t *held, uint64_t nheld, uint64_t *seed)
+{
+	uint64_t bad = 0, n = 64, t;
+
+	for (;;) {
+		t = pairs(p, held, nheld, n, seed, &bad);
+		if (t > opt.run_ns / 8 || n >= (UINT64_C(1) << 26))
+			break;
+		n *= 4;
+	}
+	n = (uint64_t)((double)n * opt.run_ns / (double)(t ? t : 1));
+	return n < 16 ? 16 : n > (UINT64_C(1) << 26) ? UINT64_C(1) << 26 : n;
+}
+
+/* One process: the ns of one pair per run into F; returns the median. */
+static double measure_pairs(struct fig *f, enum eng e, const struct fill *fl, uint64_t cap,
+			    unsigned int policy)
+{
+	struct pool p;
+	uint32_t *held = malloc((fl->n + 1) * sizeof(uint32_t));
+	uint64_t seed = 0x5eed + (uint64_t)e, bad = 0, iters;
+	int run;
+
+	if (!held)
+		die("out of memory");
+	pool_create(&p, e, cap, policy);
+	fill_apply(fl, &p);
+	memcpy(held, fl->ids, fl->n * sizeof(uint32_t));
+	iters = calibrate(&p, held, fl->n, &seed);
+	for (run = 0; run < opt.runs; run++)
+		fig_add(f, e, (double)pairs(&p, held, fl->n, iters, &seed, &bad) / (double)iters);
+	if (bad) {
+		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " failed operations (%d)\n",
+			f->name, bad, (int)e);
+		wrong++;
+	}
+	pool_destroy(&p);
+	free(held);
+	return fig_median(f, e);
+}
+
+/* ------------------------------------------------ two processes at once */
+
+struct duo {
+	int ready;		/* children that are set up */
+	int go;			/* set by the parent: start */
+	uint64_t t0[2], t1[2];	/* each child's start and end */
+	uint64_t bad;		/* failed operations */
+	uint64_t nheld[2];	/* IDs each child holds */
+};
+
+static void duo_child(struct duo *d, int who, struct pool *p, uint32_t *held, uint64_t iters)
+{
+	uint64_t seed = 0xd00 + (uint64_t)who * 7919 + (uint64_t)getpid(), bad = 0, t;
+
+	pool_reopen(p);
+	__atomic_add_fetch(&d->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&d->go, __ATOMIC_ACQUIRE))
+		;
+	d->t0[who] = now_ns();
+	t = pairs(p, held, d->nheld[who], iters, &seed, &bad);
+	d->t1[who] = d->t0[who] + t;
+	if (bad)
+		__atomic_add_fetch(&d->bad, bad, __ATOMIC_SEQ_CST);
+	_exit(0);
+}
+
+/* Two processes, ITERS pairs each: wall ns per pair (both together) per run into F. */
+static void measure_duo(struct fig *f, enum eng e, const struct fill *fl, uint64_t cap,
+			unsigned int policy, uint64_t iters)
+{
+	struct pool p;
+	struct duo *d = shared(sizeof(*d));
+	uint32_t *held[2];
+	uint64_t i;
+	int run, who;
+
+	pool_create(&p, e, cap, policy);
+	fill_apply(fl, &p);
+	for (who = 0; who < 2; who++)
+		held[who] = shared((fl->n / 2 + 2) * sizeof(uint32_t));
+	for (i = 0; i < fl->n; i++)
+		held[i % 2][d->nheld[i % 2]++] = fl->ids[i];
+	for (run = 0; run < opt.runs; run++) {
+		pid_t pid[2];
+
+		d->ready = 0;
+		d->go = 0;
+		for (who = 0; who < 2; who++) {
+			pid[who] = fork();
+			if (pid[who] < 0)
+				die("fork: %s", strerror(errno));
+			if (pid[who] == 0)
+				duo_child(d, who, &p, held[who], iters);
+		}
+		while (__atomic_load_n(&d->ready, __ATOMIC_ACQUIRE) < 2)
+			usleep(100);
+		__atomic_store_n(&d->go, 1, __ATOMIC_RELEASE);
+		for (who = 0; who < 2; who++)
+			waitpid(pid[who], NULL, 0);
+		fig_add(f, e,
+			(double)((d->t1[0] > d->t1[1] ? d->t1[0] : d->t1[1]) -
+				 (d->t0[0] < d->t0[1] ? d->t0[0] : d->t0[1])) /
+				(double)(2 * iters));
+	}
+	if (d->bad) {
+		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " failed operations\n", f->name,
+			d->bad);
+		wrong++;
+	}
+	pool_destroy(&p);
+	munmap(d, sizeof(*d));
+	for (who = 0; who < 2; who++)
+		munmap(held[who], (fl->n / 2 + 2) * sizeof(uint32_t));
+}
+
+/* The fills of the pair figures; -1 = a single free ID. */
+static const double pair_fills[] = { 0, 50, 90, 99, 99.9, -1 };
+#define NPAIR_FILLS (sizeof(pair_fills) / sizeof(pair_fills[0]))
+static const double duo_fills[] = { 0, 90, 99, 99.9 };
+#define NDUO_FILLS (sizeof(duo_fills) / sizeof(duo_fills[0]))
+
+/* The one-process medians, per policy and fill (the last: the 64-ID pool). */
+static double one_ns[3][NDUO_FILLS + 1][NENG];
+
+static void bench_pairs(void)
+{
+	unsigned int pol, fi;
+	enum eng e;
+	char lab[16];
+
+	printf("\n# alloc + free of a random held ID, one process, pool of %" PRIu64 " IDs\n",
+	       opt.cap);
+	for (pol = 0; pol < 3; pol++) {
+		for (fi = 0; fi < NPAIR_FILLS; fi++) {
+			struct fig f;
+			struct fill fl;
+
+			memset(&f, 0, sizeof(f));
+			snprintf(f.name, sizeof(f.name), "pair/%s/%s", pol_name[pol],
+				 fill_label(pair_fills[fi], lab, sizeof(lab)));
+			if (skip(f.name))
+				continue;
+			fill_random(&fl, opt.cap, fill_count(pair_fills[fi], opt.cap), 42 + fi);
+			for (e = 0; e < NENG; e++)
+				measure_pairs(&f, e, &fl, opt.cap, pol);
+			fig_print(&f);
+			free(fl.ids);
+		}
+	}
+}
+
+static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot)
+{
+	struct fig f1, f2;
+	struct fill fl;
+	enum eng e;
+	char lab[16];
+
+	memset(&f1, 0, sizeof(f1));
+	memset(&f2, 0, sizeof(f2));
+	if (cap == 64)
+		snprintf(lab, sizeof(lab), "pool64");
+	else
+		fill_label(pct, lab, sizeof(lab));
+	snprintf(f1.name, sizeof(f1.name), "pair1/%s/%s", pol_name[pol], lab);
+	snprintf(f2.name, sizeof(f2.name), "pair2/%s/%s", pol_name[pol], lab);
+	if (skip(f2.name))
+		return;
+	fill_random(&fl, cap, fill_count(pct, cap), 77 + (uint64_t)slot);
+	for (e = 0; e < NENG; e++) {
+		uint64_t iters;
+
+		one_ns[pol][slot][e] = measure_pairs(&f1, e, &fl, cap, pol);
+		iters = (uint64_t)(opt.run_ns / (one_ns[pol][slot][e] > 1 ? one_ns[pol][slot][e] : 1));
+		if (iters < 64)
+			iters = 64;
+		measure_duo(&f2, e, &fl, cap, pol, iters);
+	}
+	snprintf(f2.extra, sizeof(f2.extra),
+		 "one_ns=%.1f scale=%.2f mutex_scale=%.2f hint_scale=%.2f",
+		 one_ns[pol][slot][E_NB], one_ns[pol][slot][E_NB] / fig_median(&f2, E_NB),
+		 one_ns[pol][slot][E_MX] / fig_median(&f2, E_MX),
+		 one_ns[pol][slot][E_HB] / fig_median(&f2, E_HB));
+	snprintf(f2.note, sizeof(f2.note), "x1: %.2f (mutex %.2f, hint %.2f)",
+		 one_ns[pol][slot][E_NB] / fig_median(&f2, E_NB),
+		 one_ns[pol][slot][E_MX] / fig_median(&f2, E_MX),
+		 one_ns[pol][slot][E_HB] / fig_median(&f2, E_HB));
+	fig_print(&f1);
+	fig_print(&f2);
+	free(fl.ids);
+}
+
+static void bench_duo(void)
+{
+	unsigned int pol, fi;
+
+	printf("\n# two processes at once (pair2: wall ns per pair of both; x1: throughput of two / of one)\n");
+	for (pol = 0; pol < 3; pol++) {
+		for (fi = 0; fi < NDUO_FILLS; fi++)
+			duo_one(pol, duo_fills[fi], opt.cap, (int)fi);
+		duo_one(pol, 0, 64, NDUO_FILLS);
+	}
+}
+
+/* ------------------------------------------- a new handle's first claim */
+
+struct first {
+	uint64_t first_ns;	/* the first allocation */
+	uint64_t whole_ns;	/* open + first allocation + close */
+	int bad;
+};
+
+static void first_child(struct pool *p, struct first *out)
+{
+	uint64_t t0, t1, t2, t3, t4, id;
+	int r;
+
+	if (p->e == E_NB) {
+		struct numballoc *h;
+
+		t0 = now_ns();
+		r = numballoc_open(p->name, NULL, &h);
+		t1 = now_ns();
+		if (r == 0)
+			r = numballoc_alloc(h, &id);
+		t2 = now_ns();
+		if (r == 0)
+			r = numballoc_free(h, id);
+		t3 = now_ns();
+		numballoc_close(h);
+		t4 = now_ns();
+		out->first_ns = t2 - t1;
+		out->whole_ns = (t2 - t0) + (t4 - t3);
+	} else {
+		bl_attach(p->bl);
+		t1 = now_ns();
+		r = p_alloc(p, &id);
+		t2 = now_ns();
+		if (r == 0)
+			r = p_free(p, id);
+		out->first_ns = t2 - t1;
+		out->whole_ns = 0;
+	}
+	out->bad = r != 0;
+	_exit(0);
+}
+
+static void measure_first(struct fig *f, double *whole, enum eng e, const struct fill *fl,
+			  unsigned int policy)
+{
+	struct first *out = shared(sizeof(*out));
+	struct pool p;
+	int run, k;
+
+	pool_create(&p, e, opt.cap, policy);
+	fill_apply(fl, &p);
+	for (run = 0; run < opt.runs; run++) {
+		double sum = 0, wsum = 0;
+
+		for (k = 0; k < opt.samples; k++) {
+			pid_t pid = fork();
+
+			if (pid < 0)
+				die("fork: %s", strerror(errno));
+			if (pid == 0)
+				first_child(&p, out);
+			waitpid(pid, NULL, 0);
+			if (out->bad)
+				wrong++;
+			sum += (double)out->first_ns;
+			wsum += (double)out->whole_ns;
+		}
+		fig_add(f, e, sum / opt.samples);
+		if (whole)
+			whole[run] = wsum / opt.samples;
+	}
+	pool_destroy(&p);
+	munmap(out, sizeof(*out));
+}
+
+static void bench_first(void)
+{
+	static const double fills[] = { 0, 50, 90, 99, 99.9, -1 };
+	unsigned int pol, fi, bottom;
+	enum eng e;
+	char lab[16];
+
+	printf("\n# a new handle's first allocation (a forked process opens the pool: what each CLI call pays)\n");
+	for (pol = 0; pol < 3; pol++) {
+		for (bottom = 0; bottom < 2; bottom++) {
+			for (fi = bottom; fi < sizeof(fills) / sizeof(fills[0]); fi++) {
+				struct fig f;
+				struct fill fl;
+				double whole[MAXRUNS];
+
+				memset(&f, 0, sizeof(f));
+				snprintf(f.name, sizeof(f.name), "first/%s/%s%s", pol_name[pol],
+					 bottom ? "bottomup-" : "",
+					 fill_label(fills[fi], lab, sizeof(lab)));
+				if (skip(f.name))
+					continue;
+				if (bottom)
+					fill_bottom(&fl, opt.cap, fill_count(fills[fi], opt.cap));
+				else
+					fill_random(&fl, opt.cap, fill_count(fills[fi], opt.cap),
+						    99 + fi);
+				for (e = 0; e < NENG; e++)
+					measure_first(&f, e == E_NB ? whole : NULL, e, &fl, pol);
+				snprintf(f.extra, sizeof(f.extra), "open_alloc_close_ns=%.0f",
+					 median(whole, f.n[E_NB], NULL, NULL));
+				snprintf(f.note, sizeof(f.note), "open+alloc+close %.1f us",
+					 median(whole, f.n[E_NB], NULL, NULL) / 1000);
+				fig_print(&f);
+				free(fl.ids);
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------- blocks */
+
+/* Allocate a block of N aligned to ALIGN, free a random held block. */
+static uint64_t block_pairs(struct pool *p, uint32_t *held, uint64_t nheld, uint64_t n,
+			    uint64_t iters, uint64_t *seed, uint64_t *bad)
+{
+	uint64_t i, first, t0 = now_ns();
+
+	for (i = 0; i < iters; i++) {
+		uint64_t k;
+
+		if (p_alloc_block(p, n, n, &first) < 0) {
+			++*bad;
+			continue;
+		}
+		held[nheld] = (uint32_t)first;
+		k = below(seed, nheld + 1);
+		first = held[k];
+		held[k] = held[nheld];
+		if (p_free_block(p, first, n) < 0)
+			++*bad;
+	}
+	return now_ns() - t0;
+}
+
+static void bench_aligned(uint64_t n, double pct)
+{
+	uint64_t slots = opt.cap / n, m = fill_count(pct, slots), i, k, seed, bad = 0;
+	struct fill fl, ids;
+	struct fig f;
+	enum eng e;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.name, sizeof(f.name), "block%" PRIu64 "/aligned/%g%%", n, pct);
+	if (skip(f.name))
+		return;
+	fill_random(&fl, slots, m, 5 + n);	/* block numbers */
+	ids.ids = malloc(m * n * sizeof(uint32_t) + 1);
+	if (!ids.ids)
+		die("out of memory");
+	for (i = 0; i < m; i++) {
+		fl.ids[i] = (uint32_t)(fl.ids[i] * n);	/* first IDs of the blocks */
+		for (k = 0; k < n; k++)
+			ids.ids[i * n + k] = (uint32_t)(fl.ids[i] + k);
+	}
+	ids.n = m * n;
+	for (e = 0; e < NENG; e++) {
+		uint32_t *held = malloc((m + 1) * sizeof(uint32_t));
+		struct pool p;
+		uint64_t iters = 16, t;
+		int run;
+
+		if (!held)
+			die("out of memory");
+		seed = 0xb10c;
+		pool_create(&p, e, opt.cap, 0);
+		fill_apply(&ids, &p);
+		memcpy(held, fl.ids, m * sizeof(uint32_t));
+		for (;;) {	/* calibrate, by count */
+			t = block_pairs(&p, held, m, n, iters, &seed, &bad);
+			if (t > opt.run_ns / 8 || iters >= (UINT64_C(1) << 24))
+				break;
+			iters *= 4;
+		}
+		iters = (uint64_t)((double)iters * opt.run_ns / (double)(t ? t : 1));
+		if (iters < 16)
+			iters = 16;
+		for (run = 0; run < opt.runs; run++)
+			fig_add(&f, e, (double)block_pairs(&p, held, m, n, iters, &seed, &bad) /
+					       (double)iters);
+		pool_destroy(&p);
+		free(held);
+	}
+	if (bad) {
+		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " failed operations\n", f.name, bad);
+		wrong++;
+	}
+	snprintf(f.note, sizeof(f.note), "alloc block + free block");
+	fig_print(&f);
+	free(fl.ids);
+	free(ids.ids);
+}
+
+/*
+ * An unaligned run of 8 at 99% random single-ID occupancy. The fill is
+ * made to have no free run of 8 at all; EXISTS then frees one run of 8 at
+ * a random place. Each operation allocates the run and frees it again
+ * (EXISTS: it must succeed) or fails (none: it must say -ENOSPC).
+ */
+static void bench_unaligned(int exists)
+{
+	uint64_t cap = opt.cap, nw = cap / 64, i, w, seed = 0x0a11, planted = 0;
+	uint64_t *ref = calloc(nw, sizeof(uint64_t)), bad = 0;
+	struct fill fl;
+	struct fig f;
+	enum eng e;
+	int run;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.name, sizeof(f.name), "run8/unaligned/99%%/%s", exists ? "exists" : "none");
+	if (skip(f.name) || !ref) {
+		free(ref);
+		return;
+	}
+	fill_random(&fl, cap, fill_count(99, cap), 0x99);
+	for (i = 0; i < fl.n; i++)
+		ref[fl.ids[i] / 64] |= UINT64_C(1) << (fl.ids[i] % 64);
+	/* break every free run of 8 or more: set its 8th bit */
+	for (i = 0, w = 0; i < cap; i++) {
+		if (ref[i / 64] >> (i % 64) & 1) {
+			w = 0;
+		} else if (++w == 8) {
+			ref[i / 64] |= UINT64_C(1) << (i % 64);
+			fl.ids[fl.n++] = (uint32_t)i;
+			w = 0;
+		}
+	}
+	if (exists) {	/* free one run of 8 at a random place */
+		planted = below(&seed, cap - 8);
+		for (i = 0; i < fl.n; i++) {
+			if (fl.ids[i] >= planted && fl.ids[i] < planted + 8)
+				fl.ids[i--] = fl.ids[--fl.n];
+		}
+	}
+	for (e = 0; e < NENG; e++) {
+		struct pool p;
+		uint64_t iters = 4, t = 0, k, first;
+
+		pool_create(&p, e, cap, 0);
+		fill_apply(&fl, &p);
+		for (run = -1; run < opt.runs; run++) {	/* run -1 calibrates */
+			uint64_t t0 = now_ns();
+
+			for (k = 0; k < iters; k++) {
+				int r = p_alloc_block(&p, 8, 1, &first);
+
+				if (exists && r == 0)
+					r = p_free_block(&p, first, 8);
+				if (exists ? r != 0 : r != -ENOSPC)
+					bad++;
+			}
+			t = now_ns() - t0;
+			if (run >= 0) {
+				fig_add(&f, e, (double)t / (double)iters);
+			} else {
+				iters = (uint64_t)(opt.run_ns / ((double)t / (double)iters));
+				iters = iters < 3 ? 3 : iters > 1000000 ? 1000000 : iters;
+			}
+		}
+		pool_destroy(&p);
+	}
+	if (bad) {
+		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " wrong answers\n", f.name, bad);
+		wrong++;
+	}
+	snprintf(f.extra, sizeof(f.extra), "wrong=%" PRIu64, bad);
+	snprintf(f.note, sizeof(f.note), "%s%s", exists ? "must succeed" : "must fail",
+		 bad ? ", WRONG ANSWERS" : "");
+	fig_print(&f);
+	free(fl.ids);
+	free(ref);
+}
+
+static void bench_blocks(void)
+{
+	printf("\n# blocks (pool of %" PRIu64 " IDs)\n", opt.cap);
+	bench_aligned(8, 50);
+	bench_aligned(8, 99);
+	bench_aligned(64, 50);
+	bench_aligned(64, 99);
+	bench_unaligned(1);
+	bench_unaligned(0);
+}
+
+/* ----------------------------------------------- the CLI and lock files */
+
+/* Run ARGV with stdout to a pipe; the first number it printed, or -1. */
+static long run_capture(char *const argv[], int *status)
+{
+	char buf[64];
+	ssize_t n, got = 0;
+	int fd[2];
+	pid_t pid;
+
+	if (pipe(fd) < 0)
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(fd[1], 1);
+		close(fd[0]);
+		close(fd[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fd[1]);
+	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(fd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got] = 0;
+	close(fd[0]);
+	waitpid(pid, status, 0);
+	return got ? strtol(buf, NULL, 10) : -1;
+}
+
+/* The lock-file pattern in a forked process: the first ID whose file is not locked. */
+static long lockfile_inproc(const char *dir)
+{
+	struct first *out = shared(sizeof(*out));
+	long id = -1;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		char path[512];
+		uint64_t i;
+
+		for (i = 0; i < 65536; i++) {
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/%" PRIu64 ".lock", dir, i);
+			fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+			if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				out->first_ns = i;
+				_exit(0);
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+		_exit(3);
+	}
+	waitpid(pid, NULL, 0);
+	id = (long)out->first_ns;
+	munmap(out, sizeof(*out));
+	return id;
+}
+
+static void bench_cli(void)
+{
+	enum { HELD = 10 };
+	static const char script[] =
+		"i=0; while [ $i -lt 65536 ]; do exec 9>\"$0/$i.lock\" && "
+		"flock -n 9 && { echo $i; exit 0; }; i=$((i+1)); done; exit 3";
+	struct fig fc, fs, fi;
+	char dir[] = "/tmp/numballoc-bench-XXXXXX", path[512];
+	int fds[HELD], i, run, k, st;
+	struct pool p;
+	char *argv[8];
+
+	printf("\n# one allocation by a new process, %d IDs held (bottom-up)\n", HELD);
+	memset(&fc, 0, sizeof(fc));
+	memset(&fs, 0, sizeof(fs));
+	memset(&fi, 0, sizeof(fi));
+	snprintf(fc.name, sizeof(fc.name), "cli/allocate");
+	snprintf(fs.name, sizeof(fs.name), "lockfile/sh-flock");
+	snprintf(fi.name, sizeof(fi.name), "lockfile/inproc");
+	if (skip("cli/allocate") && skip("lockfile"))
+		return;
+	if (!mkdtemp(dir))
+		die("mkdtemp: %s", strerror(errno));
+	for (i = 0; i < HELD; i++) {
+		snprintf(path, sizeof(path), "%s/%d.lock", dir, i);
+		fds[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fds[i] < 0 || flock(fds[i], LOCK_EX | LOCK_NB) < 0)
+			die("%s: %s", path, strerror(errno));
+	}
+	pool_create(&p, E_NB, 65536, 0);
+	for (i = 0; i < HELD; i++)
+		p_set(&p, (uint64_t)i);
+	for (run = 0; run < opt.runs; run++) {
+		double sc = 0, ss = 0, si = 0;
+
+		for (k = 0; k < opt.samples; k++) {
+			uint64_t t0 = now_ns(), t1;
+			long id;
+
+			if (opt.cli) {
+				argv[0] = (char *)opt.cli;
+				argv[1] = (char *)"--pool";
+				argv[2] = p.name;
+				argv[3] = (char *)"allocate";
+				argv[4] = NULL;
+				id = run_capture(argv, &st);
+				t1 = now_ns();
+				if (id != HELD || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+					fprintf(stderr, "numballoc-bench: %s allocate: got %ld, status %d\n",
+						opt.cli, id, st);
+					wrong++;
+				}
+				if (id >= 0)
+					numballoc_free(p.nb, (uint64_t)id);
+				sc += (double)(t1 - t0);
+			}
+			argv[0] = (char *)"/bin/sh";
+			argv[1] = (char *)"-c";
+			argv[2] = (char *)script;
+			argv[3] = dir;
+			argv[4] = NULL;
+			t0 = now_ns();
+			id = run_capture(argv, &st);
+			ss += (double)(now_ns() - t0);
+			if (id != HELD)
+				wrong++;
+			t0 = now_ns();
+			id = lockfile_inproc(dir);
+			si += (double)(now_ns() - t0);
+			if (id != HELD)
+				wrong++;
+		}
+		if (opt.cli)
+			fig_add(&fc, E_NB, sc / opt.samples);
+		fig_add(&fs, E_NB, ss / opt.samples);
+		fig_add(&fi, E_NB, si / opt.samples);
+	}
+	if (opt.cli) {
+		double c = fig_median(&fc, E_NB);
+
+		snprintf(fc.extra, sizeof(fc.extra), "ratio_lockfile_sh=%.2f ratio_lockfile_inproc=%.2f",
+			 fig_median(&fs, E_NB) / c, fig_median(&fi, E_NB) / c);
+		snprintf(fc.note, sizeof(fc.note), "fork+exec; x%.2f vs lockfile/sh-flock",
+			 fig_median(&fs, E_NB) / c);
+		fig_print(&fc);
+	} else {
+		printf("cli/allocate: skipped (no numballoc-cli: give --cli PATH or $NUMBALLOC_CLI)\n");
+	}
+	snprintf(fs.note, sizeof(fs.note), "sh -c: exec 9>N.lock; flock -n 9, per ID");
+	snprintf(fi.note, sizeof(fi.note), "fork, then open+flock(LOCK_EX|LOCK_NB) per ID");
+	fig_print(&fs);
+	fig_print(&fi);
+	pool_destroy(&p);
+	for (i = 0; i < 65536; i++) {
+		snprintf(path, sizeof(path), "%s/%d.lock", dir, i);
+		if (unlink(path) < 0 && i > HELD)
+			break;
+		if (i < HELD)
+			close(fds[i]);
+	}
+	rmdir(dir);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* The cost of the benchmark loop itself: random pick and held array, no allocator. */
+static void bench_overhead(void)
+{
+	struct fill fl;
+	uint64_t i, seed = 1, t0, sum = 0, iters = (uint64_t)(opt.run_ns / 4);
+	uint32_t *held;
+
+	if (skip("overhead"))
+		return;
+	fill_random(&fl, opt.cap, fill_count(99, opt.cap), 3);
+	held = fl.ids;
+	t0 = now_ns();
+	for (i = 0; i < iters; i++) {
+		uint64_t k = below(&seed, fl.n + 1);
+
+		held[fl.n] = (uint32_t)i;
+		sum += held[k];
+		held[k] = held[fl.n];
+	}
+	t0 = now_ns() - t0;
+	printf("\n# loop overhead in the pair figures (random pick in the held array at 99%%): %.1f ns (%" PRIu64 ")\n",
+	       (double)t0 / (double)iters, sum & 1);
+	machine_add("name=overhead/loop ns=%.1f\n", (double)t0 / (double)iters);
+	free(fl.ids);
+}
+
+/*
+ * In a build tree, tools/numballoc-cli is libtool's wrapper script, which
+ * costs a shell start of its own: time the real program in .libs instead,
+ * with the uninstalled library on LD_LIBRARY_PATH.
+ */
+static const char *cli_unwrap(const char *cli)
+{
+	static char real[4096], libdir[4096];
+	const char *slash = strrchr(cli, '/');
+	char head[2] = { 0, 0 };
+	FILE *f = fopen(cli, "r");
+	size_t dl = slash ? (size_t)(slash - cli) : 0;
+	const char *old;
+	char *env;
+
+	if (!f)
+		return cli;
+	if (fread(head, 1, 2, f) != 2)
+		head[0] = 0;
+	fclose(f);
+	if (head[0] != '#' || head[1] != '!' || dl >= 2000)
+		return cli;
+	snprintf(real, sizeof(real), "%.*s%s.libs/%s", (int)dl, cli, slash ? "/" : "",
+		 slash ? slash + 1 : cli);
+	snprintf(libdir, sizeof(libdir), "%.*s%s../lib/.libs", (int)dl, cli, slash ? "/" : "");
+	if (access(real, X_OK) < 0 || access(libdir, R_OK) < 0)
+		return cli;
+	old = getenv("LD_LIBRARY_PATH");
+	if (asprintf(&env, "%s%s%s", libdir, old ? ":" : "", old ? old : "") < 0)
+		return cli;
+	setenv("LD_LIBRARY_PATH", env, 1);
+	free(env);
+	printf("timing %s (the program behind libtool's wrapper %s)\n", real, cli);
+	return real;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: numballoc-bench [--quick] [--runs N] [--only TEXT] [--cli PATH]\n"
+		"  --quick      a few seconds in all: a pool of 65536 IDs, short runs\n"
+		"  --runs N     timed runs per figure (5..%d; default 7, --quick 5)\n"
+		"  --only TEXT  only the figures whose name contains TEXT\n"
+		"  --cli PATH   the numballoc-cli to time (default: $NUMBALLOC_CLI)\n"
+		"Figures are medians of the runs; ratios are baseline time / numballoc time.\n",
+		MAXRUNS);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "quick", no_argument, NULL, 'q' }, { "runs", required_argument, NULL, 'r' },
+		{ "only", required_argument, NULL, 'o' }, { "cli", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },   { NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	opt.runs = 7;
+	opt.cli = getenv("NUMBALLOC_CLI");
+	while ((c = getopt_long(argc, argv, "qr:o:c:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			opt.quick = 1;
+			break;
+		case 'r':
+			opt.runs = atoi(optarg);
+			break;
+		case 'o':
+			opt.only = optarg;
+			break;
+		case 'c':
+			opt.cli = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || opt.runs < 5 || opt.runs > MAXRUNS) {
+		usage(stderr);
+		return 2;
+	}
+	if (opt.cli && (!opt.cli[0] || access(opt.cli, X_OK) < 0)) {
+		printf("numballoc-cli not found at '%s': its figure is skipped\n", opt.cli);
+		opt.cli = NULL;
+	}
+	if (opt.cli)
+		opt.cli = cli_unwrap(opt.cli);
+	if (opt.quick && opt.runs == 7)
+		opt.runs = 5;
+	opt.cap = opt.quick ? 65536 : UINT64_C(1) << 20;
+	opt.run_ns = opt.quick ? 300e3 : 20e6;
+	opt.samples = opt.quick ? 1 : 5;
+	main_pid = getpid();
+	atexit(names_cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	printf("numballoc-bench%s: %d runs per figure; median, min, max of numballoc, then the\n"
+	       "medians of the baselines (mutex: process-shared mutex + linear scan; hint: Go\n"
+	       "numballoc's lock-free scan from a per-process word hint) and the ratios\n"
+	       "baseline/numballoc (above 1: numballoc is faster).\n",
+	       opt.quick ? " --quick" : "", opt.runs);
+	printf("%-30s %10s %10s %10s | %10s %10s | %6s %6s\n", "figure", "median", "min", "max",
+	       "mutex", "hint", "xmutex", "xhint");
+	bench_pairs();
+	bench_overhead();
+	bench_duo();
+	bench_first();
+	bench_blocks();
+	bench_cli();
+	printf("\n# machine-readable\n");
+	if (machine)
+		fputs(machine, stdout);
+	if (wrong)
+		printf("numballoc-bench: %d wrong answers or failed operations\n", wrong);
+	return wrong ? 1 : 0;
+}
