@@ -167,7 +167,8 @@ static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64
 		if (start < lo || start > hi)
 			start = lo + mix64(start) % (hi - lo + 1);
 	}
-	r = nb_bitmap_claim_any(&p->bm, lo, hi, start, bit);
+	r = p->owners ? nb_owners_claim_any(p, lo, hi, start, bit)
+		      : nb_bitmap_claim_any(&p->bm, lo, hi, start, bit);
 	if (r < 0)
 		return r;
 	if (p->policy == NUMBALLOC_CYCLIC)
@@ -211,11 +212,6 @@ NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, ui
 		r = claim_by_policy(pool, lo, hi, &bit);
 	if (r < 0)
 		return r;
-	r = nb_owners_record(pool, bit, 1);
-	if (r < 0) {
-		nb_bitmap_release_bit(&pool->bm, bit);
-		return r;
-	}
 	*id = pool->base + bit;
 	return 0;
 }
@@ -230,13 +226,16 @@ NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
-	r = nb_bitmap_claim_bit(&pool->bm, bit);
-	if (r < 0)
-		return r;
-	r = nb_owners_record(pool, bit, 1);
-	if (r < 0)
-		nb_bitmap_release_bit(&pool->bm, bit);
-	return r;
+	if (pool->owners)
+		return nb_owners_claim_bit(pool, bit);
+	return nb_bitmap_claim_bit(&pool->bm, bit);
+}
+
+static int claim_block(struct numballoc *p, uint64_t count, uint64_t align, uint64_t *bit)
+{
+	if (p->owners)
+		return nb_owners_claim_run(p, count, align, 0, p->capacity - 1, bit);
+	return nb_bitmap_claim_run(&p->bm, count, align, 0, p->capacity - 1, 0, bit);
 }
 
 NUMBALLOC_EXPORT int numballoc_alloc_block(struct numballoc *pool, uint64_t count, uint64_t align,
@@ -247,16 +246,11 @@ NUMBALLOC_EXPORT int numballoc_alloc_block(struct numballoc *pool, uint64_t coun
 
 	if (!pool || !first || count == 0 || count > pool->capacity || (align & (align - 1)))
 		return -EINVAL;
-	r = nb_bitmap_claim_run(&pool->bm, count, align, 0, pool->capacity - 1, 0, &bit);
+	r = claim_block(pool, count, align, &bit);
 	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
-		r = nb_bitmap_claim_run(&pool->bm, count, align, 0, pool->capacity - 1, 0, &bit);
+		r = claim_block(pool, count, align, &bit);
 	if (r < 0)
 		return r;
-	r = nb_owners_record(pool, bit, count);
-	if (r < 0) {
-		nb_bitmap_release_range(&pool->bm, bit, count);
-		return r;
-	}
 	*first = pool->base + bit;
 	return 0;
 }

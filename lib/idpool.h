@@ -19,14 +19,23 @@ struct numballoc {
 	unsigned int policy;	/* enum numballoc_policy */
 	unsigned int flags;	/* NUMBALLOC_OWNERS when records are kept */
 	void *owners;		/* area 1 when flags has NUMBALLOC_OWNERS, else NULL */
-	pid_t owner;		/* the holder recorded by this handle's allocations */
+	uint64_t owner;		/* holder identity recorded by this handle's allocations
+				 * (pid | start time << 22, see owners.c); 0: the caller */
 };
 
 /* owners.c: who holds what. Without NUMBALLOC_OWNERS they only pass through. */
 int nb_owners_layout(struct nb_layout *l);
 void nb_owners_attach(struct numballoc *p);
-/* Record this handle's holder for the N bits from BIT, which it has just claimed. */
-int nb_owners_record(struct numballoc *p, uint64_t bit, uint64_t n);
+/*
+ * Claims on a pool with owner records (p->owners != NULL), in place of the
+ * engine's: the same arguments and results, and the record is written
+ * first (see the protocol in owners.c).
+ */
+int nb_owners_claim_any(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t start,
+			uint64_t *bit);
+int nb_owners_claim_bit(struct numballoc *p, uint64_t bit);
+int nb_owners_claim_run(struct numballoc *p, uint64_t n, uint64_t align, uint64_t lo,
+			uint64_t hi, uint64_t *first);
 /* Release the N bits from BIT and their records: -ENOENT, nothing freed, if any is free. */
 int nb_owners_release(struct numballoc *p, uint64_t bit, uint64_t n);
 /* On -ENOSPC: reclaim what dead holders had; the number reclaimed. */
