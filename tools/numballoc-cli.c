@@ -62,6 +62,7 @@ enum {
 struct geometry {
 	uint64_t capacity;	/* >= 1 */
 	uint64_t base;		/* base + capacity - 1 <= UINT64_MAX */
+	uint64_t free;		/* free IDs when counted: advice, others may change it */
 };
 
 struct ctx {
@@ -83,6 +84,7 @@ struct ctx {
 	/* the pool, once opened */
 	struct numballoc *pool;	/* NULL until open_pool() */
 	struct geometry geo;	/* of the pool, or of the one allocate will create */
+	int have_geo;		/* geo is filled (by geometry(), or for a missing pool) */
 	int missing;		/* the pool does not exist (allocate creates it) */
 };
 
@@ -91,7 +93,7 @@ struct cmd {
 	const char *shortopts;
 	const struct option *longopts;
 	int (*check)(struct ctx *c);	/* arguments that need no pool; an exit status */
-	int (*validate)(struct ctx *c);	/* arguments against c->geo; an exit status */
+	int (*validate)(struct ctx *c);	/* arguments against geometry(); an exit status */
 	int (*run)(struct ctx *c);	/* the command; an exit status */
 	unsigned int flags;		/* CMD_* */
 	const char *usage;		/* one synopsis line after the command's name */
@@ -365,15 +367,25 @@ static int open_with(struct ctx *c, const struct numballoc_opts *o)
 	return numballoc_open(c->path ? NULL : c->name, o, &c->pool);
 }
 
-static int fill_geometry(struct ctx *c)
+/*
+ * Fill c->geo from the open pool, once. Only commands that check numbers
+ * ask: numballoc_stat() counts the words, and a plain allocate should not
+ * pay for that.
+ */
+static int geometry(struct ctx *c)
 {
 	struct numballoc_stat st;
-	int r = numballoc_stat(c->pool, &st);
+	int r;
 
+	if (c->have_geo)
+		return EXIT_OK;
+	r = numballoc_stat(c->pool, &st);
 	if (r < 0)
 		return pool_fail(c, r);
 	c->geo.capacity = st.capacity;
 	c->geo.base = st.base;
+	c->geo.free = st.free;
+	c->have_geo = 1;
 	return EXIT_OK;
 }
 
@@ -393,11 +405,13 @@ static int open_pool(struct ctx *c)
 		c->missing = 1;
 		c->geo.capacity = DEFAULT_CAPACITY;
 		c->geo.base = DEFAULT_BASE;
+		c->geo.free = DEFAULT_CAPACITY;
+		c->have_geo = 1;
 		return EXIT_OK;
 	}
 	if (r < 0)
 		return pool_fail(c, r);
-	return fill_geometry(c);
+	return EXIT_OK;
 }
 
 /*
@@ -425,7 +439,8 @@ static int create_missing(struct ctx *c)
 		if (r < 0)
 			return pool_fail(c, r);
 		c->missing = 0;
-		r = fill_geometry(c);
+		c->have_geo = 0;
+		r = geometry(c);
 		return r ? r : c->cmd->validate(c);
 	}
 	if (r < 0)
@@ -456,6 +471,12 @@ static int no_args(struct ctx *c)
 static int validate_none(struct ctx *c)
 {
 	return EXIT_OK;
+}
+
+/* No arguments to check, but run() walks the pool's range. */
+static int validate_geometry(struct ctx *c)
+{
+	return geometry(c);
 }
 
 /* ------------------------------------------------------------ create */
@@ -514,9 +535,15 @@ static int allocate_check(struct ctx *c)
 static int allocate_validate(struct ctx *c)
 {
 	const struct geometry *g = &c->geo;
-	uint64_t band = g->capacity;
+	uint64_t band;
 	int r;
 
+	if (!c->have_id && !c->have_block && !c->have_in && !c->have_count)
+		return EXIT_OK;	/* nothing to check: no geometry() */
+	r = geometry(c);
+	if (r)
+		return r;
+	band = g->capacity;
 	if (c->have_id)
 		return check_id(c, "--id", c->id);
 	if (c->have_block) {
@@ -554,6 +581,12 @@ static int allocate_count(struct ctx *c)
 	uint64_t *ids, i, j;
 	int r;
 
+	/*
+	 * Clearly too few free: fail before taking any, so that others do not
+	 * find IDs held for a moment by an allocate that gives them back.
+	 */
+	if (!c->have_in && c->have_geo && c->count > c->geo.free)
+		return lib_fail(-ENOSPC, "allocate");
 	if (c->count > SIZE_MAX / sizeof(*ids))
 		return lib_fail(-ENOMEM, "allocate");
 	ids = malloc(c->count * sizeof(*ids));
@@ -692,6 +725,9 @@ static int free_validate(struct ctx *c)
 	size_t i;
 	int r;
 
+	r = geometry(c);
+	if (r)
+		return r;
 	if (c->have_block) {
 		r = check_id(c, "free --block", c->id);
 		if (r)
@@ -748,7 +784,7 @@ static int test_check(struct ctx *c)
 
 static int test_validate(struct ctx *c)
 {
-	return check_id(c, "test", c->id);
+	return geometry(c) ? EXIT_USAGE : check_id(c, "test", c->id);
 }
 
 static int test_run(struct ctx *c)
@@ -1062,11 +1098,11 @@ static const struct cmd cmds[] = {
 	  "ID... | --block FIRST COUNT | -" },
 	{ "test", "", no_opts, test_check, test_validate, test_run,
 	  CMD_POOL | CMD_TEST_STATUS, "ID" },
-	{ "list", "", json_opts, no_args, validate_none, list_run, CMD_POOL | CMD_JSON,
+	{ "list", "", json_opts, no_args, validate_geometry, list_run, CMD_POOL | CMD_JSON,
 	  "[--json]" },
 	{ "stat", "", json_opts, no_args, validate_none, stat_run, CMD_POOL | CMD_JSON,
 	  "[--json]" },
-	{ "map", "", no_opts, no_args, validate_none, map_run, CMD_POOL, "" },
+	{ "map", "", no_opts, no_args, validate_geometry, map_run, CMD_POOL, "" },
 	{ "destroy", "f", destroy_opts, no_args, validate_none, destroy_run, 0,
 	  "[-f|--force]" },
 };

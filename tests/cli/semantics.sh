@@ -19,6 +19,11 @@ got=$?
 check "allocate --count 4 with 3 free exits 3 (got $got)" test $got = 3
 check "...prints nothing on standard output" test ! -s "$F.out"
 outputs "...and takes nothing: list is 0-6" "0-6" -p "$A" list
+"$CLI" -p "$A" allocate --in 2-9 --count 4 >"$F.out" 2>/dev/null
+got=$?
+check "allocate --in 2-9 --count 4 with 3 free there exits 3 (got $got)" test $got = 3
+check "...prints nothing on standard output" test ! -s "$F.out"
+outputs "...and gives back the ones it took: list is 0-6" "0-6" -p "$A" list
 outputs "allocate --count 3 then takes the last 3" "7 8 9" -p "$A" allocate --count 3
 outputs "list is 0-9" "0-9" -p "$A" list
 
