@@ -55,7 +55,6 @@ enum {
 	OPT_ID,
 	OPT_BLOCK,
 	OPT_ALIGN,
-	OPT_FORCE,
 };
 
 /* The range of IDs of a pool: [base, base + capacity - 1]. */
@@ -104,6 +103,7 @@ struct cmd {
 #define CMD_JSON 0x4u		/* honours --json */
 #define CMD_TEST_STATUS 0x8u	/* errors exit 2 (1 means "free") */
 
+/* The command being run, for fail(): "test" keeps exit status 1 for "free". */
 static const struct cmd *current;
 
 /* Print "numballoc-cli: WHAT: WHY" and return STATUS. */
@@ -122,7 +122,7 @@ fail(int status, const char *what, const char *fmt, ...)
 	return status;
 }
 
-/* A library error: the status it deserves in a command that ALLOCATES or FREES. */
+/* A library error ERR about WHAT: exit status 3 for -ENOSPC, else 1. */
 static int lib_fail(int err, const char *what)
 {
 	int status = EXIT_RUNTIME;
@@ -417,8 +417,8 @@ static int open_pool(struct ctx *c)
 /*
  * Create the missing pool with the defaults, or open the one a concurrent
  * caller made first. Creation in the library is atomic, so all agree on
- * one pool; if that pool has another range, the arguments are checked
- * again against it.
+ * one pool. That pool may have another range than the defaults (its
+ * creator chose): the arguments are checked again against it.
  */
 static int create_missing(struct ctx *c)
 {
@@ -432,21 +432,17 @@ static int create_missing(struct ctx *c)
 	o.flags = NUMBALLOC_CREATE;
 	r = open_with(c, &o);
 	if (r == -EINVAL) {
-		/* Someone created it first with other parameters. */
+		/* Someone created it first with another capacity. */
 		memset(&o, 0, sizeof(o));
 		o.path = c->path;
 		r = open_with(c, &o);
-		if (r < 0)
-			return pool_fail(c, r);
-		c->missing = 0;
-		c->have_geo = 0;
-		r = geometry(c);
-		return r ? r : c->cmd->validate(c);
 	}
 	if (r < 0)
 		return pool_fail(c, r);
 	c->missing = 0;
-	return EXIT_OK;
+	c->have_geo = 0;
+	r = geometry(c);
+	return r ? r : c->cmd->validate(c);
 }
 
 /* ID inside the pool's range, or a usage error naming WHAT. */
@@ -549,8 +545,6 @@ static int allocate_validate(struct ctx *c)
 	if (c->have_block) {
 		if (c->block > g->capacity)
 			return usage_fail("--block", "larger than the pool");
-		if (c->have_align && c->align > g->capacity)
-			return usage_fail("--align", "larger than the pool");
 		return EXIT_OK;
 	}
 	if (c->have_in) {
