@@ -156,6 +156,183 @@ NUMBALLOC_EXPORT int numballoc_reclaim(struct numballoc *pool, uint64_t *count);
 /* Release every ID that PID holds, alive or not; *COUNT (may be NULL) gets how many. */
 NUMBALLOC_EXPORT int numballoc_free_owner(struct numballoc *pool, pid_t pid, uint64_t *count);
 
+/* Page allocator */
+
+struct numballoc_pages;
+
+/*
+ * Options of numballoc_pages_open(). Zero-initialise the whole struct and
+ * set what you need; the reserved fields must stay zero.
+ */
+struct numballoc_pages_opts {
+	uint64_t page_size;	/* bytes per page, a power of two; 0: the system's page size */
+	uint64_t npages;	/* pages in the arena; 0 on open: whatever it has */
+	const char *path;	/* back the arena by this regular file instead of a name */
+	void *mem;		/* private: the caller's memory to hand out (name and path NULL) */
+	size_t mem_size;	/* its size in bytes */
+	unsigned int flags;	/* NUMBALLOC_CREATE, NUMBALLOC_EXCL */
+	unsigned int mode;	/* permission bits on creation; 0 means 0600 */
+	unsigned int reserved_u[6];	/* must be zero */
+	uint64_t reserved[6];	/* must be zero */
+};
+
+struct numballoc_pages_stat {
+	uint64_t page_size;	/* bytes per page */
+	uint64_t total;		/* pages in the arena */
+	uint64_t used;		/* allocated pages, counted when asked */
+	uint64_t available;	/* total - used */
+	uint64_t largest_free;	/* longest run of free pages */
+	uint64_t reserved[4];
+};
+
+/*
+ * Open the page arena NAME (a POSIX shared-memory name), or the file
+ * opts->path, creating it with NUMBALLOC_CREATE: the segment holds the
+ * allocation bitmap and the pages themselves, and every process maps it at
+ * its own address. With NAME and path NULL, a private allocator over
+ * opts->mem (rounded in to whole pages: the first page starts at the first
+ * multiple of page_size in it). On success *PAP is a new handle; on
+ * failure *PAP is untouched and nothing was created.
+ */
+NUMBALLOC_EXPORT int numballoc_pages_open(const char *name,
+					  const struct numballoc_pages_opts *opts,
+					  struct numballoc_pages **pap);
+/* Release a handle (NULL is accepted); the arena, its pages and their contents stay. */
+NUMBALLOC_EXPORT int numballoc_pages_close(struct numballoc_pages *pa);
+/*
+ * Allocate NUM contiguous pages, the first a multiple of ALIGN pages (a
+ * power of two; 0 or 1: any), the lowest such run. -ENOSPC only when no
+ * free run fits.
+ */
+NUMBALLOC_EXPORT int numballoc_pages_alloc(struct numballoc_pages *pa, uint64_t num,
+					   uint64_t align, uint64_t *first);
+/* Free NUM pages from FIRST: -ENOENT, and nothing freed, if any is not allocated. */
+NUMBALLOC_EXPORT int numballoc_pages_free(struct numballoc_pages *pa, uint64_t first,
+					  uint64_t num);
+/* Fill *ST; used, available and largest_free are counted from the bitmap now. */
+NUMBALLOC_EXPORT int numballoc_pages_stat(struct numballoc_pages *pa,
+					  struct numballoc_pages_stat *st);
+/* The address of page PAGE in this process, or NULL if PAGE is out of range. */
+NUMBALLOC_EXPORT void *numballoc_pages_addr(struct numballoc_pages *pa, uint64_t page);
+/* The address of page 0 in this process. */
+NUMBALLOC_EXPORT void *numballoc_pages_base(struct numballoc_pages *pa);
+
+/* Offset buffer allocator */
+
+struct numballoc_buf;
+
+/*
+ * Options of numballoc_buf_open(). Sizes and offsets are in bytes of the
+ * caller's buffer; the allocator hands them out in units of opts->unit.
+ * Zero-initialise the whole struct; the reserved fields must stay zero.
+ */
+struct numballoc_buf_opts {
+	uint64_t capacity;	/* bytes, a multiple of unit; 0 on open: whatever it has */
+	uint64_t unit;		/* bytes per bitmap bit; 0 means 1 */
+	uint64_t max_capacity;	/* growth limit, fixed at creation; 0: max(capacity, 2^32 units) */
+	const char *path;	/* back the allocator by this regular file instead of a name */
+	unsigned int flags;	/* NUMBALLOC_CREATE, NUMBALLOC_EXCL */
+	unsigned int mode;	/* permission bits on creation; 0 means 0600 */
+	unsigned int reserved_u[6];	/* must be zero */
+	uint64_t reserved[6];	/* must be zero */
+};
+
+struct numballoc_buf_stat {
+	uint64_t capacity;		/* bytes managed now */
+	uint64_t max_capacity;		/* the growth limit */
+	uint64_t unit;			/* bytes per bitmap bit */
+	uint64_t free_size;		/* all unallocated bytes, a leading gap included */
+	uint64_t fragmented_free_size;	/* free_size minus the final free block */
+	uint64_t largest_free;		/* the largest free range */
+	double fragmentation;		/* fragmented_free_size / free_size; 0 when nothing is free */
+	double usage;			/* 1 - free_size / capacity */
+	uint64_t reserved[4];
+};
+
+/*
+ * Open the offset allocator NAME (shared memory), or the file opts->path,
+ * or a private one for this process's threads when both are NULL. It
+ * manages offsets only; the buffer itself is the caller's. On success *BP
+ * is a new handle; on failure *BP is untouched and nothing was created.
+ */
+NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc_buf_opts *opts,
+					struct numballoc_buf **bp);
+/* Release a handle (NULL is accepted); a shared allocator and its allocations stay. */
+NUMBALLOC_EXPORT int numballoc_buf_close(struct numballoc_buf *b);
+/*
+ * Allocate SIZE bytes (rounded up to whole units) at the lowest offset
+ * where they fit (first fit): *START. Size 0 gives *START = 0 and changes
+ * nothing. -ENOSPC only when no free range of that size exists; then
+ * numballoc_buf_needed() tells how large to grow.
+ */
+NUMBALLOC_EXPORT int numballoc_buf_alloc(struct numballoc_buf *b, uint64_t size,
+					 uint64_t *start);
+/*
+ * The capacity that makes an allocation of SIZE succeed at the end: the
+ * end of the last allocated region plus SIZE (pyglet's requested_capacity).
+ */
+NUMBALLOC_EXPORT int numballoc_buf_needed(struct numballoc_buf *b, uint64_t size,
+					  uint64_t *capacity);
+/*
+ * Free SIZE bytes from START, any part of allocated space: -ENOENT, and
+ * nothing freed, unless all of it is allocated. Size 0 does nothing.
+ */
+NUMBALLOC_EXPORT int numballoc_buf_dealloc(struct numballoc_buf *b, uint64_t start,
+					   uint64_t size);
+/*
+ * Resize the allocation [START, START+SIZE) to NEW_SIZE: in place when it
+ * shrinks, stays or the space after it is free (up to the end of the
+ * capacity), else at a new place (*NEW_START), allocated before the old
+ * range is freed, so they never overlap; the caller moves the contents.
+ * -ENOSPC and nothing changed when it fits nowhere; -ENOENT when the old
+ * range is not entirely allocated. NEW_SIZE 0 frees; SIZE 0 allocates.
+ */
+NUMBALLOC_EXPORT int numballoc_buf_realloc(struct numballoc_buf *b, uint64_t start,
+					   uint64_t size, uint64_t new_size,
+					   uint64_t *new_start);
+/*
+ * The allocated space as merged regions in address order (adjacent
+ * allocations form one region): the first MAX in STARTS and SIZES, and
+ * their total number in *N even when it is larger than MAX.
+ */
+NUMBALLOC_EXPORT int numballoc_buf_regions(struct numballoc_buf *b, uint64_t *starts,
+					   uint64_t *sizes, size_t max, size_t *n);
+/* Fill *ST, counted from the bitmap now. */
+NUMBALLOC_EXPORT int numballoc_buf_stat(struct numballoc_buf *b, struct numballoc_buf_stat *st);
+/*
+ * Grow the capacity to CAPACITY bytes (a multiple of the unit, above
+ * today's, at most max_capacity: else -EINVAL), while any thread or
+ * process keeps allocating. Existing allocations never move.
+ */
+NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_t capacity);
+
+/* Owners and reclaim */
+
+/*
+ * On an ID pool created with NUMBALLOC_OWNERS every allocated ID records
+ * its holder: a process ID with its start time, so a reused PID is never
+ * taken for the holder. A holder that dies without freeing (SIGKILL, a
+ * crash, an exit) leaves its IDs to numballoc_reclaim(), which an
+ * allocation that would fail with -ENOSPC also runs once by itself.
+ * On a pool without owners these functions return -EOPNOTSUPP.
+ */
+
+/*
+ * Record PID as the holder of the IDs this handle allocates from now on
+ * (0: the calling process, the default). -ESRCH if PID is not running.
+ */
+NUMBALLOC_EXPORT int numballoc_set_owner(struct numballoc *pool, pid_t pid);
+/* The PID recorded for ID in *PID; -ENOENT if ID is not allocated. */
+NUMBALLOC_EXPORT int numballoc_owner(struct numballoc *pool, uint64_t id, pid_t *pid);
+/*
+ * Release every ID whose holder no longer exists; *COUNT (may be NULL) gets
+ * how many this call released. Safe from many processes at once; never
+ * releases an ID of a live holder.
+ */
+NUMBALLOC_EXPORT int numballoc_reclaim(struct numballoc *pool, uint64_t *count);
+/* Release every ID that PID holds, alive or not; *COUNT (may be NULL) gets how many. */
+NUMBALLOC_EXPORT int numballoc_free_owner(struct numballoc *pool, pid_t pid, uint64_t *count);
+
 #ifdef __cplusplus
 }
 #endif

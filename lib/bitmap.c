@@ -605,3 +605,113 @@ void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit)
 	if (word_load(bm->cursor) != bit)
 		uatomic_set(bm->cursor, bit);
 }
+
+/*
+ * Growth. A growable area is laid out for a maximum MAXBITS fixed at
+ * creation, with the words last, so that the object holding it can be
+ * extended without moving anything:
+ *
+ *	0			the cursor line
+ *	8			levels 1.. as for MAXBITS (zero beyond the current
+ *				words: sparse pages until touched)
+ *	meta			the words, ceil(nbits / 64) of them, growing
+ *				towards ceil(maxbits / 64)
+ *
+ * Bits beyond nbits in the last word are left clear, not set: every claim
+ * masks them out (see above), and they become valid when the area grows.
+ * A view with fewer bits than another process's only sees fewer words: the
+ * levels have one layout for every view, and level 0 is bounded by the
+ * view's own count, so a summary bit of a word it does not have only ends
+ * its summary search early (the definitive pass still covers its words).
+ */
+static uint64_t meta_words(uint64_t maxbits)
+{
+	uint64_t count[NB_MAX_LEVELS + 1];
+	uint64_t total = CURSOR_WORDS;
+	int n, l;
+
+	n = nlevels_for((maxbits + 63) / 64, count);
+	for (l = 1; l <= n; l++)
+		total += count[l];
+	return (total + 7) & ~UINT64_C(7);
+}
+
+size_t nb_bitmap_grow_bytes(uint64_t nbits, uint64_t maxbits)
+{
+	uint64_t words = ((nbits + 63) / 64 + 7) & ~UINT64_C(7);
+
+	return (meta_words(maxbits) + words) * sizeof(uint64_t);
+}
+
+void nb_bitmap_attach_grow(struct nb_bitmap *bm, void *area, uint64_t nbits, uint64_t maxbits)
+{
+	uint64_t count[NB_MAX_LEVELS + 1];
+	uint64_t *p = area;
+	int l;
+
+	memset(bm, 0, sizeof(*bm));
+	bm->nbits = nbits;
+	bm->nwords = (nbits + 63) / 64;
+	bm->lastmask = nbits % 64 ? mask_to(nbits % 64 - 1) : FULL;
+	bm->nlevels = nlevels_for((maxbits + 63) / 64, count);
+	bm->cursor = p;
+	p += CURSOR_WORDS;
+	for (l = 1; l <= bm->nlevels; l++) {
+		bm->level[l] = p;
+		bm->count[l] = count[l];
+		p += count[l];
+	}
+	bm->words = (uint64_t *)area + meta_words(maxbits);
+	bm->level[0] = bm->words;
+	bm->count[0] = bm->nwords;
+}
+
+/* Mark words [lo, hi] of level 0 at every level above: they may have room. */
+static void summary_mark(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
+{
+	int l;
+
+	for (l = 1; l <= bm->nlevels; l++) {
+		uint64_t w;
+
+		for (w = lo / 64; w <= hi / 64; w++) {
+			uint64_t m = FULL;
+
+			if (w == lo / 64)
+				m &= mask_from(lo % 64);
+			if (w == hi / 64)
+				m &= mask_to(hi % 64);
+			if ((word_load(&bm->level[l][w]) & m) != m)
+				uatomic_or(&bm->level[l][w], m);
+		}
+		lo /= 64;
+		hi /= 64;
+	}
+}
+
+void nb_bitmap_init_grow(struct nb_bitmap *bm)
+{
+	memset(bm->cursor, 0, CURSOR_WORDS * sizeof(uint64_t));
+	memset(bm->words, 0, bm->nwords * sizeof(uint64_t));
+	summary_mark(bm, 0, bm->nwords - 1);
+}
+
+void nb_bitmap_grow(struct nb_bitmap *bm, uint64_t oldbits)
+{
+	if (oldbits >= bm->nbits)
+		return;
+	summary_mark(bm, oldbits / 64, bm->nwords - 1);
+}
+
+uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm)
+{
+	uint64_t w = bm->nwords;
+
+	while (w--) {
+		uint64_t x = word_load(&bm->words[w]) & valid_mask(bm, w);
+
+		if (x)
+			return w * 64 + 63 - (uint64_t)__builtin_clzll(x);
+	}
+	return NB_NONE;
+}

@@ -65,4 +65,19 @@ uint64_t nb_bitmap_largest_free(const struct nb_bitmap *bm);
 uint64_t nb_bitmap_cursor(const struct nb_bitmap *bm);
 void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit);
 
+/*
+ * Growth (see the end of bitmap.c): a layout for up to MAXBITS bits with the
+ * words last, so the area can be extended in place while others use it.
+ */
+/* Bytes of a growable area holding NBITS of at most MAXBITS bits. */
+size_t nb_bitmap_grow_bytes(uint64_t nbits, uint64_t maxbits);
+/* Bind BM to the growable AREA, seeing its first NBITS bits; touches nothing. */
+void nb_bitmap_attach_grow(struct nb_bitmap *bm, void *area, uint64_t nbits, uint64_t maxbits);
+/* Make a growable AREA empty: its creator only; AREA must be zero beyond the words. */
+void nb_bitmap_init_grow(struct nb_bitmap *bm);
+/* BM now sees more bits than OLDBITS (zero words): mark them in the summary. */
+void nb_bitmap_grow(struct nb_bitmap *bm, uint64_t oldbits);
+/* The last set bit, or NB_NONE. */
+uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm);
+
 #endif /* NB_BITMAP_H */

@@ -203,7 +203,7 @@ static int attach_fd(struct nb_segment *seg, int fd, const struct nb_layout *wan
 	if (map == MAP_FAILED)
 		return -errno;
 	/* The header in the mapping is what we checked: it is never rewritten. */
-	if (memcmp(map, &h, sizeof(h))) {
+	if (memcmp(map, &h, offsetof(struct nb_header, capacity_now))) {
 		munmap(map, (size_t)h.total_size);
 		return -NUMBALLOC_ECORRUPT;
 	}
@@ -430,4 +430,57 @@ int nb_segment_unlink(const char *name)
 	if (r < 0)
 		return r;
 	return shm_unlink(nbuf) < 0 ? -errno : 0;
+}
+
+/*
+ * Growth. The words never move: the object is only ever extended, by
+ * fallocate(2) of its last byte, which cannot shrink it even when growers
+ * race (ftruncate(2) could: a slower grower would cut a faster one's part
+ * off). The new part reads as zeros.
+ */
+int nb_segment_extend(const struct nb_segment *seg, uint64_t size)
+{
+	struct stat st;
+
+	if (seg->fd < 0)
+		return size <= seg->size ? 0 : -ENOSPC;
+	if (size > (uint64_t)SSIZE_MAX)
+		return -EFBIG;
+	if (fstat(seg->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size >= size)
+		return 0;
+	if (fallocate(seg->fd, 0, (off_t)size - 1, 1) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -errno;
+	/* A file system without fallocate: re-check, then truncate up. */
+	if (fstat(seg->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < size && ftruncate(seg->fd, (off_t)size) < 0)
+		return -errno;
+	return 0;
+}
+
+int nb_segment_map(const struct nb_segment *seg, uint64_t size, void **map)
+{
+	struct stat st;
+	void *m;
+
+	if (seg->fd < 0 || size > SIZE_MAX)
+		return -EINVAL;
+	if (fstat(seg->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < size)
+		return -NUMBALLOC_ECORRUPT;	/* never map past the end: SIGBUS */
+	m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	*map = m;
+	return 0;
+}
+
+uint64_t *nb_segment_capacity_word(const struct nb_segment *seg)
+{
+	return &((struct nb_header *)seg->map)->capacity_now;
 }

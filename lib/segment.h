@@ -42,6 +42,8 @@ struct nb_header {
 	uint64_t area_off[NB_AREAS];	/* offset of each area, aligned; 0 when absent */
 	uint64_t area_size[NB_AREAS];	/* its size in bytes */
 	uint64_t checksum;		/* nb_header_checksum() of the fields above */
+	/* Mutable, shared, not checksummed: validate at every use. */
+	uint64_t capacity_now;		/* grown capacity (CAS, only up), 0 = capacity */
 };
 
 /* What a face wants of a segment, and what it finds in an existing one. */
@@ -90,5 +92,12 @@ void *nb_segment_area(const struct nb_segment *seg, int i);
 int nb_name_check(const char *name, char *buf, size_t len);
 int nb_segment_unlink(const char *name);
 uint64_t nb_header_checksum(const struct nb_header *h);
+
+/* Growth: make the object at least SIZE bytes long (never shorter). */
+int nb_segment_extend(const struct nb_segment *seg, uint64_t size);
+/* A new mapping of the object's first SIZE bytes, checked against fstat. */
+int nb_segment_map(const struct nb_segment *seg, uint64_t size, void **map);
+/* The shared, mutable capacity word of the header in this mapping. */
+uint64_t *nb_segment_capacity_word(const struct nb_segment *seg);
 
 #endif /* NB_SEGMENT_H */
