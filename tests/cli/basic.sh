@@ -91,9 +91,21 @@ check "map: 333 of 1000 is 33.3%" grep -q '^used 333 of 1000 (33\.3%)' "$F.out"
 "$CLI" -p "$N" map >"$F.out"
 check "map of the default-sized pool fits 80 columns" test "$(awk 'length > 80' "$F.out" | wc -l)" = 0
 
-# destroy.
+# create --mode: the permission bits of the new pool.
+newpool O mode
+(umask 022 && "$CLI" -p "$O" create --mode 0640)
+check "create --mode 0640 gives /dev/shm/$O mode 640" \
+	test "$(stat -c %a "/dev/shm/$O" 2>/dev/null)" = 640
+
+# destroy, and not of what is not a pool.
 check "destroy" "$CLI" -p "$E" destroy
 check "...removes /dev/shm/$E" test ! -e "/dev/shm/$E"
 status_is 2 "...so test on it is an error" -p "$E" test 0
+newpool J junk
+head -c 8192 /dev/zero >"/dev/shm/$J"
+status_is 1 "destroy of a shared-memory object that is not a pool" -p "$J" destroy
+check "...leaves it alone" test -e "/dev/shm/$J"
+status_is 0 "destroy --force removes it all the same" -p "$J" destroy --force
+check "...it is gone" test ! -e "/dev/shm/$J"
 
 done_testing

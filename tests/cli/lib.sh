@@ -83,7 +83,7 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+trap 'exit 130' INT TERM HUP PIPE
 
 # prints DESCRIPTION WANT COMMAND...: COMMAND prints WANT (its lines joined by spaces).
 prints() {
