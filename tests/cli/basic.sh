@@ -97,6 +97,27 @@ newpool O mode
 check "create --mode 0640 gives /dev/shm/$O mode 640" \
 	test "$(stat -c %a "/dev/shm/$O" 2>/dev/null)" = 640
 
+# The bash completion offers the commands and each command's options.
+COMPLETION=$(dirname "$0")/../../tools/numballoc-cli.bash-completion
+complete_words() {
+	bash -c '
+		_init_completion() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
+			cur=${words[cword]}; prev=${words[cword-1]}; }
+		. "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_numballoc_cli; echo "${COMPREPLY[*]}"' sh "$COMPLETION" "$@"
+}
+if command -v bash >/dev/null 2>&1; then
+	prints "completion: the commands" "create allocate free test list stat map destroy" \
+		complete_words numballoc-cli ""
+	prints "completion: allocate's options after -p NAME" "--count --in --id --block --align" \
+		complete_words numballoc-cli -p x allocate --
+	prints "completion: the policies" "lowest cyclic spread" \
+		complete_words numballoc-cli create --policy ""
+else
+	skip "completion" "no bash"
+fi
+
 # destroy, and not of what is not a pool.
 check "destroy" "$CLI" -p "$E" destroy
 check "...removes /dev/shm/$E" test ! -e "/dev/shm/$E"
