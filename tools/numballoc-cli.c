@@ -861,50 +861,58 @@ static int list_run(struct ctx *c)
 /* Length of the well-formed UTF-8 sequence at P (lead byte >= 0x80), or 0. */
 static size_t utf8_len(const unsigned char *p)
 {
+	static const uint32_t least[] = { 0, 0, 0x80, 0x800, 0x10000 };
 	size_t n, i;
 	uint32_t cp;
 
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
+		n = 2;
 	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
+		n = 3;
 	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
+		n = 4;
 	else
 		return 0;
+	cp = p[0] & (0x7f >> n);
 	for (i = 1; i < n; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
 		cp = cp << 6 | (p[i] & 0x3f);
 	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	/* No overlong forms, no surrogates, nothing beyond U+10FFFF. */
+	if (cp < least[n] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 		return 0;
 	return n;
 }
 
-/* S as a JSON string: quoted, with quotes, backslashes and controls escaped. */
+/*
+ * S as a JSON string: quoted; quotes, backslashes and control characters
+ * escaped; bytes that are not UTF-8 replaced by U+FFFD, so the output is
+ * valid JSON whatever S holds.
+ */
 static void json_string(const char *s)
 {
-	const unsigned char *p;
-
+	const unsigned char *p = (const unsigned char *)s;
 	size_t n;
 
 	putchar('"');
-	for (p = (const unsigned char *)s; *p; p += n) {
-		n = 1;
-		if (*p == '"' || *p == '\\')
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
 			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else if (*p < 0x80)
-			putchar(*p);
-		else if ((n = utf8_len(p)) != 0)
-			fwrite(p, 1, n, stdout);
-		else {
 			n = 1;
-			printf("\\ufffd");	/* not UTF-8: keep the JSON valid */
+		} else if (*p < 0x20 || *p == 0x7f) {
+			printf("\\u%04x", *p);
+			n = 1;
+		} else if (*p < 0x80) {
+			putchar(*p);
+			n = 1;
+		} else if ((n = utf8_len(p)) != 0) {
+			fwrite(p, 1, n, stdout);
+		} else {
+			printf("\\ufffd");
+			n = 1;
 		}
+		p += n;
 	}
 	putchar('"');
 }

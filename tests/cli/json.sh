@@ -57,6 +57,10 @@ ODD_POOL=$Q
 "$CLI" -p "$Q" allocate >/dev/null
 is_json "stat --json of a pool whose name needs escaping parses" -p "$Q" stat --json
 json_is "...and gives the name back" '.pool' 'd["pool"]' "$Q" -p "$Q" stat --json
+# A name that is not UTF-8 (a lone byte 0xff): still valid JSON.
+newpool B "bin-$(printf '\377')"
+"$CLI" -p "$B" allocate >/dev/null
+is_json "stat --json of a pool whose name is not UTF-8 parses" -p "$B" stat --json
 "$CLI" --file "$F" create --capacity 10 >/dev/null
 is_json "stat --json of a file-backed pool parses" --file "$F" stat --json
 json_is "...and gives the path back" '.file' 'd["file"]' "$F" --file "$F" stat --json

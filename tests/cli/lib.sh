@@ -114,11 +114,16 @@ json_tool() {
 	fi
 }
 
-# json_ok: standard input parses as JSON; 2 when there is no tool to tell.
+# json_ok: standard input parses as JSON, and is UTF-8 (JSON's encoding,
+# which jq does not insist on); 2 when there is no tool to tell.
 json_ok() {
+	doc=$(cat)
+	if command -v iconv >/dev/null 2>&1; then
+		printf '%s' "$doc" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1 || return 1
+	fi
 	case $(json_tool) in
-	jq) jq -e . >/dev/null 2>&1 ;;
-	python3) python3 -m json.tool >/dev/null 2>&1 ;;
+	jq) printf '%s' "$doc" | jq -e . >/dev/null 2>&1 ;;
+	python3) printf '%s' "$doc" | python3 -m json.tool >/dev/null 2>&1 ;;
 	*) return 2 ;;
 	esac
 }
