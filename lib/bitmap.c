@@ -622,7 +622,10 @@ void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit)
  * A view with fewer bits than another process's only sees fewer words: the
  * levels have one layout for every view, and level 0 is bounded by the
  * view's own count, so a summary bit of a word it does not have only ends
- * its summary search early (the definitive pass still covers its words).
+ * its summary search early (the definitive pass still covers its words),
+ * and an old view that fills its partial last word may clear that word's
+ * summary bit while the new bits in it are free: the definitive pass of
+ * the next search that needs them heals it.
  */
 static uint64_t meta_words(uint64_t maxbits)
 {
