@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench-buffer.c - the offset buffer and page allocator workloads of
+ * issue 5, as one function for the benchmark program:
+ *
+ *	void bench_buffer(int quick);
+ *
+ * It prints figures and asserts nothing. Only the public header is used.
+ * Built alone with -DBENCH_BUFFER_MAIN it is its own program
+ * (bench-buffer [--quick]).
+ *
+ * Buffer: 2^20 units, sizes log-uniform in 1..256 units, first filled to
+ * 50% (then 85%) live, then 10^6 operations on a fair coin: allocate a
+ * random size, or free a random live allocation. Reported: ns/op (thread
+ * CPU time, and wall time beside it), the free/largest-free ratio at the
+ * end, failures, and false failures (-ENOSPC although a free range of
+ * that size existed, checked by counting on each failure), and two
+ * threads sharing one buffer against one thread (the same operations
+ * split in two, wall time).
+ *
+ * Pages: 2^16 pages of 64 bytes over private memory, runs of 1, 8 and 64
+ * pages aligned to their size, filled to 50% (then 99%) of the pages, then
+ * pairs of (free a random run, allocate a run of the same size).
+ */
+#include "config.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "numballoc.h"
+
+void bench_buffer(int quick);
+
+#define BUF_UNITS (UINT64_C(1) << 20)
+
+struct bb_alloc {
+	uint64_t start, size;
+};
+
+struct bb_thread {
+	struct numballoc_buf *b;
+	struct bb_alloc *live;	/* this thread's live allocations */
+	size_t nlive, maxlive;
+	uint64_t live_units, rs;
+	uint64_t ops, fails, false_fails;
+	double cpu_ns;
+};
+
+static uint64_t bb_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * UINT64_C(2685821657736338717);
+}
+
+/* Log-uniform in 1..256: 2^(8u), u uniform in [0, 1]. */
+static uint64_t bb_size(uint64_t *s)
+{
+	double u = (double)(bb_rand(s) >> 11) / 9007199254740992.0;
+	uint64_t n = (uint64_t)exp2(u * 8.0);
+
+	return n < 1 ? 1 : n > 256 ? 256 : n;
+}
+
+static double bb_clock(clockid_t c)
+{
+	struct timespec t;
+
+	clock_gettime(c, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static int bb_alloc_one(struct bb_thread *t)
+{
+	uint64_t n = bb_size(&t->rs), start;
+	struct numballoc_buf_stat st;
+	int r;
+
+	if (t->nlive == t->maxlive)
+		return -1;
+	r = numballoc_buf_alloc(t->b, n, &start);
+	if (r == 0) {
+		t->live[t->nlive++] = (struct bb_alloc){ start, n };
+		t->live_units += n;
+		return 0;
+	}
+	t->fails++;
+	/* a false failure: a free range of n units existed (as far as a count can tell) */
+	if (numballoc_buf_stat(t->b, &st) == 0 && st.largest_free >= n)
+		t->false_fails++;
+	return r;
+}
+
+static void bb_free_one(struct bb_thread *t)
+{
+	size_t i;
+
+	if (!t->nlive)
+		return;
+	i = (size_t)(bb_rand(&t->rs) % t->nlive);
+	numballoc_buf_dealloc(t->b, t->live[i].start, t->live[i].size);
+	t->live_units -= t->live[i].size;
+	t->live[i] = t->live[--t->nlive];
+}
+
+static void bb_fill(struct bb_thread *t, uint64_t target)
+{
+	while (t->live_units < target && bb_alloc_one(t) == 0)
+		;
+}
+
+static void *bb_mixed(void *arg)
+{
+	struct bb_thread *t = arg;
+	double c0 = bb_clock(CLOCK_THREAD_CPUTIME_ID);
+	uint64_t i;
+
+	for (i = 0; i < t->ops; i++) {
+		if (bb_rand(&t->rs) & 1)
+			bb_alloc_one(t);
+		else
+			bb_free_one(t);
+	}
+	t->cpu_ns = bb_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
+	return NULL;
+}
+
+static int bb_open(struct numballoc_buf **b)
+{
+	struct numballoc_buf_opts o = { .capacity = BUF_UNITS, .max_capacity = BUF_UNITS };
+
+	return numballoc_buf_open(NULL, &o, b);
+}
+
+/* NTHREADS threads share one buffer filled to PCT%; OPS operations in all. */
+static void bb_run(int pct, int nthreads, uint64_t ops)
+{
+	struct bb_thread t[2];
+	struct numballoc_buf_stat st;
+	struct numballoc_buf *b;
+	pthread_t th[2];
+	uint64_t fails = 0, ffails = 0, live = 0;
+	double w0, wall, cpu = 0;
+	int i;
+
+	if (bb_open(&b) < 0) {
+		printf("buffer: open failed\n");
+		return;
+	}
+	for (i = 0; i < nthreads; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].b = b;
+		t[i].maxlive = BUF_UNITS;
+		t[i].live = malloc(t[i].maxlive * sizeof(*t[i].live));
+		t[i].rs = 0x9e3779b97f4a7c15 * (uint64_t)(i + 1 + pct);
+		t[i].ops = ops / (uint64_t)nthreads;
+		bb_fill(&t[i], BUF_UNITS * (uint64_t)pct / 100 / (uint64_t)nthreads);
+		t[i].fails = t[i].false_fails = 0;
+	}
+	w0 = bb_clock(CLOCK_MONOTONIC);
+	for (i = 0; i < nthreads; i++)
+		pthread_create(&th[i], NULL, bb_mixed, &t[i]);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	wall = bb_clock(CLOCK_MONOTONIC) - w0;
+	for (i = 0; i < nthreads; i++) {
+		cpu += t[i].cpu_ns;
+		fails += t[i].fails;
+		ffails += t[i].false_fails;
+		live += t[i].live_units;
+		free(t[i].live);
+	}
+	numballoc_buf_stat(b, &st);
+	printf("buffer %2d%% live, %d thread%s: %7.1f ns/op cpu, %7.1f ns/op wall, %.2f Mops/s; "
+	       "end live %4.1f%%, free/largest-free %.2f, failures %ju (false %ju)\n",
+	       pct, nthreads, nthreads > 1 ? "s" : " ", cpu / (double)ops,
+	       wall / (double)ops, (double)ops / wall * 1e3, 100.0 * (double)live / BUF_UNITS,
+	       st.largest_free ? (double)st.free_size / (double)st.largest_free : 0.0,
+	       (uintmax_t)fails, (uintmax_t)ffails);
+	numballoc_buf_close(b);
+}
+
+/* Pages: runs of N pages aligned to N, the arena filled to PCT%, then free+alloc pairs. */
+static void bp_run(uint64_t n, int pct, uint64_t pairs)
+{
+	const uint64_t npages = UINT64_C(1) << 16;
+	struct numballoc_pages_opts o = { .page_size = 64 };
+	struct numballoc_pages *pa;
+	uint64_t *live, nlive = 0, target, i, rs = 7 + n, first, fails = 0;
+	double c0, w0, cpu, wall;
+	void *mem;
+
+	mem = aligned_alloc(64, npages * 64);
+	o.mem = mem;
+	o.mem_size = npages * 64;
+	if (!mem || numballoc_pages_open(NULL, &o, &pa) < 0) {
+		printf("pages: open failed\n");
+		free(mem);
+		return;
+	}
+	live = malloc(npages * sizeof(*live));
+	target = npages * (uint64_t)pct / 100 / n;
+	while (nlive < target && numballoc_pages_alloc(pa, n, n, &first) == 0)
+		live[nlive++] = first;
+	c0 = bb_clock(CLOCK_THREAD_CPUTIME_ID);
+	w0 = bb_clock(CLOCK_MONOTONIC);
+	for (i = 0; i < pairs && nlive; i++) {
+		uint64_t k = bb_rand(&rs) % nlive;
+
+		numballoc_pages_free(pa, live[k], n);
+		if (numballoc_pages_alloc(pa, n, n, &live[k]) != 0) {
+			fails++;
+			live[k] = live[--nlive];
+		}
+	}
+	cpu = bb_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
+	wall = bb_clock(CLOCK_MONOTONIC) - w0;
+	printf("pages  %2d%% full, runs of %2ju aligned: %7.1f ns/op cpu, %7.1f ns/op wall "
+	       "(an op is a free or an alloc), failures %ju\n",
+	       pct, (uintmax_t)n, cpu / (double)(2 * pairs), wall / (double)(2 * pairs),
+	       (uintmax_t)fails);
+	numballoc_pages_close(pa);
+	free(live);
+	free(mem);
+}
+
+void bench_buffer(int quick)
+{
+	uint64_t ops = quick ? 20000 : 1000000;
+	static const int pcts[] = { 50, 85 };
+	static const uint64_t runs[] = { 1, 8, 64 };
+	static const int fills[] = { 50, 99 };
+	size_t i, j;
+
+	printf("# offset buffer: 2^20 units, sizes log-uniform 1..256, %ju mixed ops "
+	       "(fair coin: alloc, or free a random live one)\n", (uintmax_t)ops);
+	for (i = 0; i < 2; i++) {
+		bb_run(pcts[i], 1, ops);
+		bb_run(pcts[i], 2, ops);
+	}
+	printf("# pages: 2^16 pages, runs aligned to their size, %ju free+alloc pairs\n",
+	       (uintmax_t)(ops / 2));
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 2; j++)
+			bp_run(runs[i], fills[j], ops / 2);
+}
+
+#ifdef BENCH_BUFFER_MAIN
+int main(int argc, char **argv)
+{
+	bench_buffer(argc > 1 && !strcmp(argv[1], "--quick"));
+	return 0;
+}
+#endif
