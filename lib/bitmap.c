@@ -323,7 +323,10 @@ int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t
 		return -EINVAL;
 	if (start < lo || start > hi)
 		start = lo;
-	b = claim_summary(bm, start, hi);
+	/* The start word first: a caller that stays on its word touches no other line. */
+	b = claim_in_word(bm, start / 64, range_mask(bm, start / 64, start, hi));
+	if (b == NB_NONE && start / 64 < hi / 64)
+		b = claim_summary(bm, (start / 64 + 1) * 64, hi);
 	if (b == NB_NONE && start > lo)
 		b = claim_summary(bm, lo, start - 1);
 	if (b == NB_NONE)
@@ -570,10 +573,148 @@ static int claim_run_in(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64
 	return -ENOSPC;
 }
 
+/*
+ * Runs of at most 64 bits are found a word at a time: such a run lies in
+ * one word or across two, so one pass over the words, with the free bits
+ * at the top of the previous word carried over, sees every candidate.
+ */
+
+/* Bit p set iff bits p .. p+N-1 are all clear in X (1 <= N <= 64). */
+static uint64_t run_starts(uint64_t x, uint64_t n)
+{
+	uint64_t f = ~x, have = 1;
+
+	while (have < n) {
+		uint64_t k = have < n - have ? have : n - have;
+
+		f &= f >> k;	/* zeros come in at the top: no run leaves the word */
+		have += k;
+	}
+	return f;
+}
+
+/* The bits of a word at multiples of ALIGN (a power of two). */
+static uint64_t align_marks(uint64_t align)
+{
+	uint64_t m = 1, s;
+
+	for (s = align; s < 64; s *= 2)
+		m |= m << s;
+	return m;
+}
+
+/*
+ * Claim N <= 64 bits aligned to ALIGN >= N (so inside one word), the first
+ * at or after FROM and at most TO_FIRST, in the words the summary shows.
+ * Not definitive: NB_NONE sends the caller to find_run_words().
+ */
+static uint64_t claim_run_word(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t from,
+			       uint64_t to_first)
+{
+	uint64_t marks = align_marks(align), last = to_first + n - 1, w = from / 64;
+	uint64_t step = align > 64 ? align / 64 : 1;
+	uint64_t runmask = n == 64 ? FULL : (UINT64_C(1) << n) - 1;
+
+	while (w <= last / 64) {
+		w = summary_next(bm, 0, w);
+		if (w == NB_NONE || w > last / 64)
+			break;
+		if (w % step) {	/* only every STEP-th word can begin such a run */
+			w = align_up(w, step);
+			continue;
+		}
+		for (;;) {
+			uint64_t x = word_load(&bm->words[w]) | ~range_mask(bm, w, from, last);
+			uint64_t s = run_starts(x, n) & marks;
+
+			if (!s)
+				break;
+			s = (uint64_t)__builtin_ctzll(s);
+			if (claim_mask(bm, w, runmask << s) == 0)
+				return w * 64 + s;
+			/* lost a race for this word: look at it again */
+		}
+		if (!child_has_room(bm, 0, w))
+			summary_clear(bm, 0, w);
+		w++;
+	}
+	return NB_NONE;
+}
+
+/*
+ * The definitive pass for N <= 64: the first position p, p % ALIGN == 0,
+ * FROM <= p <= TO_FIRST, with bits p .. p+N-1 clear, reading every word.
+ */
+static uint64_t find_run_words(const struct nb_bitmap *bm, uint64_t n, uint64_t align,
+			       uint64_t from, uint64_t to_first)
+{
+	uint64_t marks = align_marks(align), last = to_first + n - 1, carry = 0, w, have = 1;
+	uint64_t wfirst = from / 64, wlast = last / 64;
+	unsigned int shift[8], nshift = 0, i;
+
+	/* the shifts of run_starts(), once: the loop below runs over every word */
+	while (have < n) {
+		uint64_t k = have < n - have ? have : n - have;
+
+		shift[nshift++] = (unsigned int)k;
+		have += k;
+	}
+	for (w = wfirst; w <= wlast; w++) {
+		uint64_t x = word_load(&bm->words[w]), f, s, lead;
+
+		if (w == wfirst || w == wlast)
+			x |= ~range_mask(bm, w, from, last);
+		lead = x ? (uint64_t)__builtin_ctzll(x) : 64;
+		if (carry && carry + lead >= n) {	/* a run across the word boundary */
+			s = align_up(w * 64 - carry, align);
+			if (s != NB_NONE && s + n <= w * 64 + lead)
+				return s;
+		}
+		f = ~x;
+		for (i = 0; i < nshift; i++)
+			f &= f >> shift[i];
+		/* ALIGN > 64: only every ALIGN / 64-th word can begin a run */
+		f &= align <= 64 || !(w * 64 % align) ? marks : 0;
+		if (f)
+			return w * 64 + (uint64_t)__builtin_ctzll(f);
+		carry = x ? (uint64_t)__builtin_clzll(x) : carry + 64;
+	}
+	return NB_NONE;
+}
+
+/* First fit with the first bit in [from, to_first]; the last bit is then <= to_first + n - 1. */
+static int claim_run_from(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t from,
+			  uint64_t to_first, uint64_t *first)
+{
+	uint64_t p;
+
+	if (from > to_first)
+		return -ENOSPC;
+	if (n > 64)
+		return claim_run_in(bm, n, align, from, to_first + n - 1, first);
+	if (align >= n) {
+		p = claim_run_word(bm, n, align, from, to_first);
+		if (p != NB_NONE) {
+			*first = p;
+			return 0;
+		}
+	}
+	for (;;) {
+		p = find_run_words(bm, n, align, from, to_first);
+		if (p == NB_NONE)
+			return -ENOSPC;
+		if (nb_bitmap_claim_range(bm, p, n) == 0) {
+			*first = p;
+			return 0;
+		}
+		from = p;	/* lost a race: look at the same place again */
+	}
+}
+
 int nb_bitmap_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t lo,
 			uint64_t hi, uint64_t start, uint64_t *first)
 {
-	int r;
+	int r = -ENOSPC;
 
 	if (align == 0)
 		align = 1;
@@ -583,12 +724,13 @@ int nb_bitmap_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64
 		return -ENOSPC;
 	if (start < lo || start > hi)
 		start = lo;
-	r = claim_run_in(bm, n, align, start, hi, first);
+	if (n - 1 <= hi - start)
+		r = claim_run_from(bm, n, align, start, hi - (n - 1), first);
 	if (r == -ENOSPC && start > lo) {
 		/* runs that begin before START may end after it */
-		uint64_t end = start - 1 + n - 1;
+		uint64_t to = start - 1 < hi - (n - 1) ? start - 1 : hi - (n - 1);
 
-		r = claim_run_in(bm, n, align, lo, end < hi ? end : hi, first);
+		r = claim_run_from(bm, n, align, lo, to, first);
 	}
 	return r;
 }

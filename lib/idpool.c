@@ -121,11 +121,13 @@ NUMBALLOC_EXPORT int numballoc_unlink(const char *name)
  * thread. Written only by their thread: no shared cache line.
  */
 #define HINTS 4
-static __thread struct {
+/* initial-exec: a plain %fs-relative access, no __tls_get_addr() per call */
+#define NB_TLS __thread __attribute__((tls_model("initial-exec")))
+static NB_TLS struct {
 	const void *words;
 	uint64_t bit;
 } hints[HINTS];
-static __thread unsigned int hint_next;
+static NB_TLS unsigned int hint_next;
 
 static uint64_t mix64(uint64_t x)
 {
