@@ -199,7 +199,7 @@ static int self_identity(uint64_t *ident)
 	}
 	r = proc_identity(pid, &c);
 	if (r < 0)
-		return r == -ESRCH ? -ENOTSUP : r;	/* no /proc: no identities */
+		return r == -ESRCH ? -ENOSYS : r;	/* no /proc: no identities */
 	uatomic_set(&self_cache, c);
 	*ident = c;
 	return 0;
