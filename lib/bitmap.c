@@ -860,3 +860,45 @@ uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm)
 	}
 	return NB_NONE;
 }
+
+/* The bits of word W inside [lo, hi], or 0 when W is outside. */
+static uint64_t span_mask(const struct nb_bitmap *bm, uint64_t w, uint64_t lo, uint64_t hi)
+{
+	if (w < lo / 64 || w > hi / 64)
+		return 0;
+	return range_mask(bm, w, lo, hi);
+}
+
+uint64_t nb_bitmap_prev_set(const struct nb_bitmap *bm, uint64_t from, uint64_t lo)
+{
+	uint64_t w;
+
+	if (bm->nbits == 0 || lo > from || lo >= bm->nbits)
+		return NB_NONE;
+	if (from >= bm->nbits)
+		from = bm->nbits - 1;
+	for (w = from / 64 + 1; w-- > lo / 64;) {
+		uint64_t x = word_load(&bm->words[w]) & span_mask(bm, w, lo, from);
+
+		if (x)
+			return w * 64 + 63 - (uint64_t)__builtin_clzll(x);
+	}
+	return NB_NONE;
+}
+
+uint64_t nb_bitmap_next_set_upto(const struct nb_bitmap *bm, uint64_t from, uint64_t hi)
+{
+	uint64_t w;
+
+	if (from >= bm->nbits || from > hi)
+		return NB_NONE;
+	if (hi >= bm->nbits)
+		hi = bm->nbits - 1;
+	for (w = from / 64; w <= hi / 64; w++) {
+		uint64_t x = word_load(&bm->words[w]) & span_mask(bm, w, from, hi);
+
+		if (x)
+			return w * 64 + (uint64_t)__builtin_ctzll(x);
+	}
+	return NB_NONE;
+}

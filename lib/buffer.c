@@ -8,9 +8,23 @@
  * Header parameters: capacity = units at creation, param[0] = bytes per
  * unit, param[1] = the most units it may grow to, param[2] = 1 when the
  * words are laid out for the maximum from the start (private memory,
- * which cannot be extended in place). Area 0, the only and last area, is
- * a growable engine area (bitmap.c: the summary for the maximum, then the
- * words), so the object grows at its end and nothing ever moves.
+ * which cannot be extended in place). Area 0 holds the first-fit hints;
+ * area 1, the last, is a growable engine area (bitmap.c: the summary for
+ * the maximum, then the words), so the object grows at its end and
+ * nothing ever moves.
+ *
+ * First fit. A search for the lowest free run of n units starts at
+ * hint[n - 1] (hint[255] for 256 and more): advice that no free run of n
+ * units starts below it. A search that finds its run at a higher place
+ * raises the hint with a CAS from the value it started at, and the hints of
+ * longer runs that are lower (so the hints stay non-decreasing); every release
+ * lowers, for each length the merged free run now has, the hints above its
+ * start, from the longest down, stopping at the first that is low enough.
+ * With one thread this keeps first fit exact. Between threads and
+ * processes a race can leave a hint too high; then a run may be found
+ * above a lower one, and a search that fails from its hint makes the
+ * definitive pass from 0 before it answers -ENOSPC, so the allocator never
+ * lies about a fit.
  *
  * Growth. The current capacity is the header's capacity_now word (0 =
  * the creation capacity), raised only, by CAS, after the object has been
@@ -39,6 +53,7 @@
 #include "segment.h"
 
 #define DEFAULT_MAX (UINT64_C(1) << 32)
+#define FIT_HINTS 256
 
 struct buf_view {
 	struct nb_bitmap bm;	/* the engine over the first bm.nbits units */
@@ -50,6 +65,7 @@ struct numballoc_buf {
 	struct nb_segment seg;		/* the object; seg.hdr is the validated copy */
 	struct buf_view *view;		/* RCU: the newest view; never NULL */
 	uint64_t *capword;		/* the shared capacity_now: untrusted, checked at each read */
+	uint64_t *hints;		/* area 0: FIT_HINTS shared first-fit hints, advice only */
 	uint64_t cap0;			/* units at creation, from the validated header */
 	uint64_t maxu;			/* the most units, from the validated header */
 	uint64_t unit;			/* bytes per unit, >= 1 */
@@ -73,9 +89,11 @@ static int buf_layout(struct nb_layout *l)
 	    l->param[1] > NUMBALLOC_CAPACITY_MAX || l->param[0] > NUMBALLOC_CAPACITY_MAX ||
 	    l->param[2] > 1 || l->param[3] || l->policy || l->flags || l->base)
 		return -EINVAL;
-	l->area_size[0] = nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity,
-					       l->param[1]);
+	l->area_size[0] = FIT_HINTS * sizeof(uint64_t);
 	l->area_align[0] = 64;
+	l->area_size[1] = nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity,
+					       l->param[1]);
+	l->area_align[1] = 64;
 	return 0;
 }
 
@@ -84,7 +102,8 @@ static int buf_init(void *base, const struct nb_header *h, void *arg)
 	struct nb_bitmap bm;
 
 	(void)arg;
-	nb_bitmap_attach_grow(&bm, (char *)base + h->area_off[0], h->capacity, h->param[1]);
+	memset((char *)base + h->area_off[0], 0, FIT_HINTS * sizeof(uint64_t));
+	nb_bitmap_attach_grow(&bm, (char *)base + h->area_off[1], h->capacity, h->param[1]);
 	nb_bitmap_init_grow(&bm);
 	return 0;
 }
@@ -107,7 +126,7 @@ static void view_free(struct buf_view *v)
 /* A view of the first NBITS units; maps the object anew when it must. */
 static int view_new(struct numballoc_buf *b, uint64_t nbits, struct buf_view **vp)
 {
-	uint64_t size = b->seg.hdr->area_off[0] + nb_bitmap_grow_bytes(nbits, b->maxu);
+	uint64_t size = b->seg.hdr->area_off[1] + nb_bitmap_grow_bytes(nbits, b->maxu);
 	struct buf_view *v;
 	char *map = b->seg.map;
 	int r;
@@ -124,7 +143,7 @@ static int view_new(struct numballoc_buf *b, uint64_t nbits, struct buf_view **v
 		v->size = (size_t)size;
 		map = v->map;
 	}
-	nb_bitmap_attach_grow(&v->bm, map + b->seg.hdr->area_off[0], nbits, b->maxu);
+	nb_bitmap_attach_grow(&v->bm, map + b->seg.hdr->area_off[1], nbits, b->maxu);
 	*vp = v;
 	return 0;
 }
@@ -210,6 +229,7 @@ static int buf_attach(struct numballoc_buf *b)
 	b->unit = h->param[0];
 	b->maxu = h->param[1];
 	b->capword = nb_segment_capacity_word(&b->seg);
+	b->hints = nb_segment_area(&b->seg, 0);
 	if (b->cap0 > NUMBALLOC_CAPACITY_MAX / b->unit || b->maxu > NUMBALLOC_CAPACITY_MAX / b->unit)
 		return -NUMBALLOC_ECORRUPT;	/* byte offsets must fit */
 	r = view_new(b, b->cap0, &b->view);
@@ -294,13 +314,97 @@ static uint64_t units_of(const struct numballoc_buf *b, uint64_t size)
 	return u <= b->maxu ? u : 0;
 }
 
+static uint64_t *fit_hint(struct numballoc_buf *b, uint64_t n)
+{
+	return &b->hints[(n < FIT_HINTS ? n : FIT_HINTS) - 1];
+}
+
+/* Lower *H to POS if it is above; false if it was already at or below. */
+static int hint_lower(uint64_t *h, uint64_t pos)
+{
+	uint64_t old = uatomic_read(h), prev;
+
+	while (old > pos) {
+		prev = uatomic_cmpxchg(h, old, pos);
+		if (prev == old)
+			return 1;
+		old = prev;
+	}
+	return 0;
+}
+
+/*
+ * A free run of LEN units starts at POS: lower the hints of lengths up to
+ * LEN that are above it, the longest first; the hints are non-decreasing,
+ * so the first that is low enough ends the walk.
+ */
+static void hints_lower(struct numballoc_buf *b, uint64_t len, uint64_t pos)
+{
+	uint64_t k;
+
+	for (k = len < FIT_HINTS ? len : FIT_HINTS; k > 0; k--)
+		if (!hint_lower(&b->hints[k - 1], pos))
+			break;
+}
+
+/*
+ * [FIRST, FIRST+N) has just been freed in view V: lower the hints of every
+ * length the merged free run around it has, down to its start.
+ */
+static void fit_released(struct numballoc_buf *b, const struct buf_view *v, uint64_t first,
+			 uint64_t n)
+{
+	uint64_t lo = first > FIT_HINTS ? first - FIT_HINTS : 0, s, e, len;
+
+	s = first ? nb_bitmap_prev_set(&v->bm, first - 1, lo) : NB_NONE;
+	s = s == NB_NONE ? lo : s + 1;
+	e = nb_bitmap_next_set_upto(&v->bm, first + n, first + n + FIT_HINTS);
+	e = e == NB_NONE ? (first + n + FIT_HINTS < v->bm.nbits ? first + n + FIT_HINTS
+							       : v->bm.nbits) : e;
+	len = e - s;
+	hints_lower(b, len, s);
+}
+
+/*
+ * The search of N units found FIRST, having started at LO (the hint it
+ * read): no run of N units, hence none longer, starts below FIRST. Raise
+ * the hint of N from LO (a CAS: not over a release since), then those of
+ * longer runs that are still lower, up to the first that is not.
+ */
+static void fit_found(struct numballoc_buf *b, uint64_t n, uint64_t lo, uint64_t first)
+{
+	uint64_t *h = fit_hint(b, n), *end = b->hints + FIT_HINTS, old;
+
+	if (first <= lo || uatomic_cmpxchg(h, lo, first) != lo)
+		return;
+	for (h++; h < end; h++) {
+		old = uatomic_read(h);
+		if (old >= first || uatomic_cmpxchg(h, old, first) != old)
+			return;
+	}
+}
+
 /* First fit of N units in view V: 0, -ENOSPC, or -EAGAIN when V has grown stale. */
 static int alloc_in(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uint64_t *first)
 {
+	uint64_t lo = uatomic_read(fit_hint(b, n)), hi = v->bm.nbits - 1;
 	int r = -ENOSPC;
 
-	if (n <= v->bm.nbits)
-		r = nb_bitmap_claim_run(&v->bm, n, 1, 0, v->bm.nbits - 1, 0, first);
+	if (n > v->bm.nbits)
+		goto out;
+	if (lo <= v->bm.nbits - n) {
+		r = nb_bitmap_claim_run(&v->bm, n, 1, lo, hi, lo, first);
+		if (r == 0) {
+			fit_found(b, n, lo, *first);
+			return 0;
+		}
+	}
+	if (r == -ENOSPC && lo > 0) {	/* the definitive pass: the hint may lie */
+		r = nb_bitmap_claim_run(&v->bm, n, 1, 0, hi, 0, first);
+		if (r == 0)
+			hints_lower(b, n, *first);
+	}
+out:
 	if (r == -ENOSPC && grew_since(b, v))
 		return -EAGAIN;
 	return r;
@@ -398,6 +502,8 @@ NUMBALLOC_EXPORT int numballoc_buf_dealloc(struct numballoc_buf *b, uint64_t sta
 	r = range_units(b, v, start, size, &first, &n);
 	if (r == 0)
 		r = nb_bitmap_release_range(&v->bm, first, n);
+	if (r == 0)
+		fit_released(b, v, first, n);
 	rcu_read_unlock();
 	return r;
 }
@@ -417,6 +523,7 @@ static int grow_units(struct numballoc_buf *b, struct buf_view *v, uint64_t firs
 	if (r < 0)
 		return r;
 	nb_bitmap_release_range(&v->bm, first, n);
+	fit_released(b, v, first, n);
 	return 0;
 }
 
@@ -450,6 +557,8 @@ NUMBALLOC_EXPORT int numballoc_buf_realloc(struct numballoc_buf *b, uint64_t sta
 			nfirst = first;
 			if (nn < n)
 				r = nb_bitmap_release_range(&v->bm, first + nn, n - nn);
+			if (nn < n && r == 0)
+				fit_released(b, v, first + nn, n - nn);
 		} else if (r == 0) {
 			r = grow_units(b, v, first, n, nn, &nfirst);
 		}
@@ -545,7 +654,7 @@ NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_
 	oldc = cap_now(b);
 	if (c <= oldc || c > b->maxu)
 		return -EINVAL;
-	r = nb_segment_extend(&b->seg, b->seg.hdr->area_off[0] + nb_bitmap_grow_bytes(c, b->maxu));
+	r = nb_segment_extend(&b->seg, b->seg.hdr->area_off[1] + nb_bitmap_grow_bytes(c, b->maxu));
 	if (r < 0)
 		return r;
 	r = cap_raise(b, c);
@@ -554,6 +663,8 @@ NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_
 	/* Show the new words in the summary; the definitive pass covers a crash here. */
 	v = view_enter(b);
 	nb_bitmap_grow(&v->bm, oldc);
+	if (v->bm.nbits > oldc)	/* the free tail got longer */
+		fit_released(b, v, oldc, v->bm.nbits - oldc);
 	rcu_read_unlock();
 	return 0;
 }
