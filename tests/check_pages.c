@@ -63,7 +63,8 @@ START_TEST(test_model)
 	uint64_t total = totals[_i], rs = 0x5eed + (uint64_t)_i, step, first;
 	size_t ps = 256;
 	char *mem = malloc(total * ps + ps);
-	struct numballoc_pages_opts o = { .page_size = ps, .mem = mem, .mem_size = total * ps + ps };
+	struct numballoc_pages_opts o = { .page_size = ps, .mem = mem, .mem_size = total * ps + ps,
+					  .npages = total };	/* one more may fit when mem is aligned */
 	struct numballoc_pages *pa;
 	bool *used = calloc(total, sizeof(bool));
 	char *base;
