@@ -16,6 +16,9 @@
 #ifndef NB_TSAN_UATOMIC_H
 #define NB_TSAN_UATOMIC_H
 
+/* First, as in every source file: the system headers below must see _GNU_SOURCE. */
+#include "config.h"
+
 #include <urcu/uatomic.h>
 
 #undef uatomic_read

@@ -458,6 +458,22 @@ START_TEST(test_hostile_names)
 	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 11);
 	ck_assert_int_eq(memcmp(buf, "not a pool\n", 11), 0);
 	close(fd);
+	/* a symlink in /dev/shm under a pool's name, to a pool or to nothing */
+	{
+		const char *real = tu_name("real"), *sym = tu_name("sym");
+		char target[300], linkpath[300];
+
+		expect_open(real, NULL, NUMBALLOC_CREATE, 0);
+		snprintf(target, sizeof(target), "/dev/shm/%s", real);
+		snprintf(linkpath, sizeof(linkpath), "/dev/shm/%s", sym);
+		ck_assert_int_eq(symlink(target, linkpath), 0);
+		expect_open(sym, NULL, 0, -ELOOP);
+		expect_open(sym, NULL, NUMBALLOC_CREATE, -ELOOP);
+		unlink(linkpath);
+		ck_assert_int_eq(symlink("/nonexistent/nb", linkpath), 0);
+		expect_open(sym, NULL, NUMBALLOC_CREATE, -ELOOP);
+		unlink(linkpath);
+	}
 	/* the same for files, and a file that is as long as a header but zero */
 	f = tu_path("notapool");
 	fd = open(f, O_CREAT | O_WRONLY, 0600);
