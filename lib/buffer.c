@@ -225,6 +225,9 @@ static int buf_attach(struct numballoc_buf *b)
 	const struct nb_header *h = b->seg.hdr;
 	int r;
 
+	/* The layout fills in defaults for zero parameters: a header must not have them. */
+	if (h->param[0] == 0 || h->param[1] < h->capacity)
+		return -NUMBALLOC_ECORRUPT;
 	b->cap0 = h->capacity;
 	b->unit = h->param[0];
 	b->maxu = h->param[1];

@@ -143,7 +143,8 @@ static int open_shared(const char *name, const struct numballoc_pages_opts *o,
 			    pages_init, NULL);
 	if (r < 0)
 		return r;
-	if (pa->seg.hdr->param[1]) {	/* "the caller's memory" in a shared object */
+	/* "the caller's memory" in a shared object; a page size the layout defaulted */
+	if (pa->seg.hdr->param[1] || pa->seg.hdr->param[0] == 0) {
 		nb_segment_close(&pa->seg);
 		return -NUMBALLOC_ECORRUPT;
 	}

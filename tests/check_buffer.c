@@ -819,6 +819,60 @@ START_TEST(test_kind_and_hostile)
 }
 END_TEST
 
+/* The FNV-1a of segment.c, to forge a header that passes the checksum. */
+static uint64_t forge_checksum(const struct nb_header *h)
+{
+	const unsigned char *p = (const unsigned char *)h;
+	uint64_t x = UINT64_C(0xcbf29ce484222325);
+	size_t i;
+
+	for (i = 0; i < offsetof(struct nb_header, checksum); i++) {
+		x ^= p[i];
+		x *= UINT64_C(0x100000001b3);
+	}
+	return x;
+}
+
+/* Headers with a valid checksum but parameters the layout would default: refused. */
+START_TEST(test_forged_header)
+{
+	const char *name = tu_name("bufforge");
+	struct numballoc_buf_opts o = { .capacity = 64, .max_capacity = 128,
+					.flags = NUMBALLOC_CREATE };
+	struct numballoc_buf *b;
+	struct nb_header h, h0;
+	char path[256];
+	FILE *f;
+	int i;
+
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	numballoc_buf_close(b);
+	snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+	f = fopen(path, "r+");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(&h0, sizeof(h0), 1, f), 1);
+	for (i = 0; i < 3; i++) {
+		h = h0;
+		if (i == 0)
+			h.param[0] = 0;	/* no unit: a division by zero */
+		else if (i == 1)
+			h.param[1] = 0;	/* no maximum: the levels would not cover the words */
+		else
+			h.param[1] = 32;	/* a maximum below the capacity */
+		h.checksum = forge_checksum(&h);
+		rewind(f);
+		ck_assert_uint_eq(fwrite(&h, sizeof(h), 1, f), 1);
+		fflush(f);
+		ck_assert_int_eq(numballoc_buf_open(name, NULL, &b), -NUMBALLOC_ECORRUPT);
+	}
+	rewind(f);
+	ck_assert_uint_eq(fwrite(&h0, sizeof(h0), 1, f), 1);
+	fclose(f);
+	ck_assert_int_eq(numballoc_buf_open(name, NULL, &b), 0);
+	numballoc_buf_close(b);
+}
+END_TEST
+
 static Suite *buffer_suite(void)
 {
 	Suite *s = suite_create("buffer");
@@ -840,6 +894,7 @@ static Suite *buffer_suite(void)
 	tcase_add_loop_test(tc, test_procs, 0, 2);
 	tcase_add_test(tc, test_shared_growth);
 	tcase_add_test(tc, test_kind_and_hostile);
+	tcase_add_test(tc, test_forged_header);
 	suite_add_tcase(s, tc);
 	return s;
 }
