@@ -26,6 +26,17 @@
  * definitive pass from 0 before it answers -ENOSPC, so the allocator never
  * lies about a fit.
  *
+ * Block bounds. For runs of up to FIT_HINTS units the search also skips
+ * whole blocks of BLOCK units: area 0 has one word per block of the
+ * maximum capacity, (generation << 16) | code, code 0 = unknown (a fresh
+ * or grown block), else 1 + an upper bound of the longest free run that
+ * starts in the block. A search that scanned a block from its start for n
+ * units in vain lowers the bound to n - 1 with a CAS from the word it read
+ * before the scan; a release makes every block where the merged free run
+ * starts unknown again and bumps the generation, so the CAS of a search
+ * that overlapped it fails. A bound is thus never too low, but for a
+ * hostile writer, and the definitive pass covers that too.
+ *
  * Growth. The current capacity is the header's capacity_now word (0 =
  * the creation capacity), raised only, by CAS, after the object has been
  * extended far enough for it. Each process sees the engine through a
@@ -54,6 +65,7 @@
 
 #define DEFAULT_MAX (UINT64_C(1) << 32)
 #define FIT_HINTS 256
+#define BLOCK 4096		/* units per block bound */
 
 struct buf_view {
 	struct nb_bitmap bm;	/* the engine over the first bm.nbits units */
@@ -66,6 +78,7 @@ struct numballoc_buf {
 	struct buf_view *view;		/* RCU: the newest view; never NULL */
 	uint64_t *capword;		/* the shared capacity_now: untrusted, checked at each read */
 	uint64_t *hints;		/* area 0: FIT_HINTS shared first-fit hints, advice only */
+	uint64_t *blocks;		/* then one bound word per BLOCK units of maxu, advice only */
 	uint64_t cap0;			/* units at creation, from the validated header */
 	uint64_t maxu;			/* the most units, from the validated header */
 	uint64_t unit;			/* bytes per unit, >= 1 */
@@ -89,7 +102,7 @@ static int buf_layout(struct nb_layout *l)
 	    l->param[1] > NUMBALLOC_CAPACITY_MAX || l->param[0] > NUMBALLOC_CAPACITY_MAX ||
 	    l->param[2] > 1 || l->param[3] || l->policy || l->flags || l->base)
 		return -EINVAL;
-	l->area_size[0] = FIT_HINTS * sizeof(uint64_t);
+	l->area_size[0] = (FIT_HINTS + (l->param[1] + BLOCK - 1) / BLOCK) * sizeof(uint64_t);
 	l->area_align[0] = 64;
 	l->area_size[1] = nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity,
 					       l->param[1]);
@@ -233,6 +246,7 @@ static int buf_attach(struct numballoc_buf *b)
 	b->maxu = h->param[1];
 	b->capword = nb_segment_capacity_word(&b->seg);
 	b->hints = nb_segment_area(&b->seg, 0);
+	b->blocks = b->hints + FIT_HINTS;
 	if (b->cap0 > NUMBALLOC_CAPACITY_MAX / b->unit || b->maxu > NUMBALLOC_CAPACITY_MAX / b->unit)
 		return -NUMBALLOC_ECORRUPT;	/* byte offsets must fit */
 	r = view_new(b, b->cap0, &b->view);
@@ -350,6 +364,53 @@ static void hints_lower(struct numballoc_buf *b, uint64_t len, uint64_t pos)
 			break;
 }
 
+/* Runs starting in units [LO, HI] may be longer now: their blocks become unknown. */
+static void blocks_unknown(struct numballoc_buf *b, uint64_t lo, uint64_t hi)
+{
+	uint64_t k, old, prev;
+
+	for (k = lo / BLOCK; k <= hi / BLOCK; k++) {
+		old = uatomic_read(&b->blocks[k]);
+		for (;;) {
+			prev = uatomic_cmpxchg(&b->blocks[k], old, ((old >> 16) + 1) << 16);
+			if (prev == old)
+				break;
+			old = prev;
+		}
+	}
+}
+
+/*
+ * First fit of N (<= FIT_HINTS) units starting at or after LO, block by
+ * block, skipping the blocks whose bound says no run of N starts there.
+ */
+static int fit_blocks(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uint64_t lo,
+		      uint64_t *first)
+{
+	uint64_t nbits = v->bm.nbits, k, hv, code;
+	int r;
+
+	for (k = lo / BLOCK; k * BLOCK < nbits; k++) {
+		uint64_t bs = k * BLOCK, from = lo > bs ? lo : bs;
+		uint64_t last = bs + BLOCK - 1 + n - 1;	/* runs starting in the block */
+
+		if (from > nbits - n)
+			break;
+		hv = uatomic_read(&b->blocks[k]);
+		code = hv & 0xffff;
+		if (code && code - 1 < n)
+			continue;
+		r = nb_bitmap_claim_run(&v->bm, n, 1, from, last < nbits ? last : nbits - 1, from,
+					first);
+		if (r != -ENOSPC)
+			return r;
+		/* no run of N starts here (a block the view cuts short tells nothing) */
+		if (from == bs && last < nbits && (!code || code > n))
+			uatomic_cmpxchg(&b->blocks[k], hv, (hv & ~UINT64_C(0xffff)) | n);
+	}
+	return -ENOSPC;
+}
+
 /*
  * [FIRST, FIRST+N) has just been freed in view V: lower the hints of every
  * length the merged free run around it has, down to its start.
@@ -366,6 +427,7 @@ static void fit_released(struct numballoc_buf *b, const struct buf_view *v, uint
 							       : v->bm.nbits) : e;
 	len = e - s;
 	hints_lower(b, len, s);
+	blocks_unknown(b, s, first + n - 1);
 }
 
 /*
@@ -396,13 +458,16 @@ static int alloc_in(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uin
 	if (n > v->bm.nbits)
 		goto out;
 	if (lo <= v->bm.nbits - n) {
-		r = nb_bitmap_claim_run(&v->bm, n, 1, lo, hi, lo, first);
+		if (n <= FIT_HINTS)
+			r = fit_blocks(b, v, n, lo, first);
+		else
+			r = nb_bitmap_claim_run(&v->bm, n, 1, lo, hi, lo, first);
 		if (r == 0) {
 			fit_found(b, n, lo, *first);
 			return 0;
 		}
 	}
-	if (r == -ENOSPC && lo > 0) {	/* the definitive pass: the hint may lie */
+	if (r == -ENOSPC && (lo > 0 || n <= FIT_HINTS)) {	/* the definitive pass: hints may lie */
 		r = nb_bitmap_claim_run(&v->bm, n, 1, 0, hi, 0, first);
 		if (r == 0)
 			hints_lower(b, n, *first);
