@@ -596,7 +596,7 @@ START_TEST(test_hostile_areas)
 	fd = open(path, O_RDWR);
 	map = mmap(NULL, h.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(map, MAP_FAILED);
-	area = (uint64_t *)((char *)map + NB_HEADER_SIZE);
+	area = (uint64_t *)(void *)((char *)map + NB_HEADER_SIZE);
 	words = (h.total_size - NB_HEADER_SIZE) / sizeof(uint64_t);
 	memset(&o, 0, sizeof(o));
 	o.path = path;

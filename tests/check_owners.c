@@ -276,7 +276,7 @@ START_TEST(test_reused_pid)
 	ck_assert_uint_eq(h.area_size[1], 64 * sizeof(uint64_t));
 	map = mmap(NULL, h.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(map, MAP_FAILED);
-	recs = (uint64_t *)((char *)map + h.area_off[1]);
+	recs = (uint64_t *)(void *)((char *)map + h.area_off[1]);
 	ck_assert_uint_eq(recs[5] & 0x3fffff, (uint64_t)getpid());
 	recs[5] += UINT64_C(1) << 22;	/* same pid, started one tick later */
 	ck_assert_int_eq(numballoc_reclaim(p, &n), 0);
