@@ -873,6 +873,33 @@ START_TEST(test_forged_header)
 }
 END_TEST
 
+/* A buffer backed by a file grows too, and a second handle sees it. */
+START_TEST(test_file_growth)
+{
+	struct numballoc_buf_opts o = { .capacity = 1000, .max_capacity = 100000,
+					.path = tu_path("bufgrow"), .flags = NUMBALLOC_CREATE };
+	struct numballoc_buf *a, *b;
+	struct ref r;
+	uint64_t s;
+
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &a), 0);
+	o.flags = 0;
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), 0);
+	ref_new(&r, 1000);
+	both_alloc(a, &r, 999);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 2, &s), -ENOSPC);
+	ck_assert_int_eq(numballoc_buf_set_capacity(b, 100000), 0);
+	ref_grow(&r, 100000);
+	ck_assert_uint_eq(both_alloc(a, &r, 2), 999);
+	ck_assert_uint_eq(both_alloc(b, &r, 50000), 1001);
+	ref_compare(a, &r);
+	ref_compare(b, &r);
+	numballoc_buf_close(a);
+	numballoc_buf_close(b);
+	free(r.used);
+}
+END_TEST
+
 static Suite *buffer_suite(void)
 {
 	Suite *s = suite_create("buffer");
@@ -895,6 +922,7 @@ static Suite *buffer_suite(void)
 	tcase_add_test(tc, test_shared_growth);
 	tcase_add_test(tc, test_kind_and_hostile);
 	tcase_add_test(tc, test_forged_header);
+	tcase_add_test(tc, test_file_growth);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -352,6 +353,76 @@ START_TEST(test_kind)
 }
 END_TEST
 
+/* Threads on one private arena, a witness per page. */
+struct pg_work {
+	struct numballoc_pages *pa;
+	int *wit;
+	int bad;
+	uint64_t seed;
+};
+
+static void *pg_thread(void *arg)
+{
+	struct pg_work *w = arg;
+	uint64_t rs = w->seed, hs[16], hn[16], f, k;
+	int nh = 0, j;
+
+	for (j = 0; j < 20000; j++) {
+		uint64_t n = UINT64_C(1) << (tu_rand(&rs) % 4);
+
+		if (nh < 16 && tu_rand(&rs) % 2 && numballoc_pages_alloc(w->pa, n, n, &f) == 0) {
+			for (k = f; k < f + n; k++)
+				if (__atomic_exchange_n(&w->wit[k], 1, __ATOMIC_SEQ_CST))
+					w->bad = 1;
+			hs[nh] = f;
+			hn[nh++] = n;
+		} else if (nh) {
+			int x = (int)(tu_rand(&rs) % (uint64_t)nh);
+
+			for (k = hs[x]; k < hs[x] + hn[x]; k++)
+				__atomic_store_n(&w->wit[k], 0, __ATOMIC_SEQ_CST);
+			if (numballoc_pages_free(w->pa, hs[x], hn[x]))
+				w->bad = 3;
+			hs[x] = hs[--nh];
+			hn[x] = hn[nh];
+		}
+	}
+	while (nh--) {
+		for (k = hs[nh]; k < hs[nh] + hn[nh]; k++)
+			__atomic_store_n(&w->wit[k], 0, __ATOMIC_SEQ_CST);
+		if (numballoc_pages_free(w->pa, hs[nh], hn[nh]))
+			w->bad = 3;
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_witness)
+{
+	static char mem[150 * 64] __attribute__((aligned(64)));
+	struct numballoc_pages_opts o = { .page_size = 64, .mem = mem, .mem_size = sizeof(mem) };
+	int *wit = calloc(150, sizeof(int));
+	struct numballoc_pages_stat st;
+	struct pg_work w[3];
+	pthread_t t[3];
+	int i;
+
+	ck_assert_int_eq(numballoc_pages_open(NULL, &o, &w[0].pa), 0);
+	for (i = 0; i < 3; i++) {
+		w[i] = (struct pg_work){ w[0].pa, wit, 0, 5 + (uint64_t)i };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, pg_thread, &w[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].bad, 0);
+	}
+	ck_assert_int_eq(numballoc_pages_stat(w[0].pa, &st), 0);
+	ck_assert_uint_eq(st.used, 0);
+	ck_assert_uint_eq(st.largest_free, 150);
+	numballoc_pages_close(w[0].pa);
+	free(wit);
+}
+END_TEST
+
 static Suite *pages_suite(void)
 {
 	Suite *s = suite_create("pages");
@@ -363,6 +434,7 @@ static Suite *pages_suite(void)
 	tcase_add_test(tc, test_bad_inputs);
 	tcase_add_test(tc, test_shared_arena);
 	tcase_add_test(tc, test_procs_witness);
+	tcase_add_test(tc, test_threads_witness);
 	tcase_add_test(tc, test_kind);
 	suite_add_tcase(s, tc);
 	return s;
