@@ -235,7 +235,7 @@ START_TEST(test_kill_workers)
 	pid_t pids[WORKERS], who;
 	struct numballoc *p = NULL;
 
-	kill_policy = _i ? NUMBALLOC_SPREAD : NUMBALLOC_LOWEST;
+	kill_policy = (unsigned int)_i;	/* lowest, cyclic, spread */
 	for (round = 0; round < ROUNDS; round++) {
 		int victims = (int)(1 + tu_rand(&seed) % (WORKERS - 1));
 
@@ -695,7 +695,7 @@ static Suite *faults_suite(void)
 	TCase *th = tcase_create("hostile");
 
 	tcase_set_timeout(tk, 120);
-	tcase_add_loop_test(tk, test_kill_workers, 0, 2);
+	tcase_add_loop_test(tk, test_kill_workers, 0, 3);
 	tcase_add_loop_test(tk, test_kill_creators, 0, 3);
 	suite_add_tcase(s, tk);
 	tcase_add_test(th, test_hostile_names);
