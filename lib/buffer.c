@@ -58,10 +58,35 @@
 #include <sys/mman.h>
 #include <urcu-bp.h>
 #include <urcu/uatomic.h>
+#ifdef NB_TSAN_UATOMIC_H
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #include "bitmap.h"
 #include "numballoc.h"
 #include "segment.h"
+
+/*
+ * The view pointer is published and read with liburcu's rcu_assign_pointer()
+ * and rcu_dereference(), and old views are freed after synchronize_rcu().
+ * ThreadSanitizer sees neither their barriers nor the grace period; its
+ * build (lib/tsan_uatomic.h) gets the same order from release and acquire
+ * builtins, and is told what a grace period guarantees (every read-side
+ * section that began before it has ended) with __tsan_release() at each
+ * rcu_read_unlock() and __tsan_acquire() after synchronize_rcu().
+ */
+#ifdef NB_TSAN_UATOMIC_H
+#define view_publish(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+#define view_read(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
+/* What a grace period guarantees: every reader's section ends before it ends. */
+#define view_leave(b) do { __tsan_release(&(b)->view); rcu_read_unlock(); } while (0)
+#define view_grace(b) do { synchronize_rcu(); __tsan_acquire(&(b)->view); } while (0)
+#else
+#define view_publish(p, v) rcu_assign_pointer(p, v)
+#define view_read(p) rcu_dereference(p)
+#define view_leave(b) rcu_read_unlock()
+#define view_grace(b) synchronize_rcu()
+#endif
 
 #define DEFAULT_MAX (UINT64_C(1) << 32)
 #define FIT_HINTS 256
@@ -183,9 +208,9 @@ static int view_refresh(struct numballoc_buf *b)
 		pthread_mutex_unlock(&b->lock);
 		return r;
 	}
-	rcu_assign_pointer(b->view, v);
+	view_publish(b->view, v);
 	pthread_mutex_unlock(&b->lock);
-	synchronize_rcu();
+	view_grace(b);
 	view_free(old);
 	return 0;
 }
@@ -199,13 +224,13 @@ static struct buf_view *view_enter(struct numballoc_buf *b)
 	struct buf_view *v;
 
 	rcu_read_lock();
-	v = rcu_dereference(b->view);
+	v = view_read(b->view);
 	if (cap_now(b) <= v->bm.nbits)
 		return v;
-	rcu_read_unlock();
+	view_leave(b);
 	view_refresh(b);	/* on failure the older view is still correct */
 	rcu_read_lock();
-	return rcu_dereference(b->view);
+	return view_read(b->view);
 }
 
 /* After -ENOSPC in view V: is there a larger capacity to look in? */
@@ -487,7 +512,7 @@ static int alloc_units(struct numballoc_buf *b, uint64_t n, uint64_t *first)
 	for (tries = 0; tries < 100; tries++) {
 		v = view_enter(b);
 		r = alloc_in(b, v, n, first);
-		rcu_read_unlock();
+		view_leave(b);
 		if (r != -EAGAIN)
 			return r;
 	}
@@ -525,7 +550,7 @@ NUMBALLOC_EXPORT int numballoc_buf_needed(struct numballoc_buf *b, uint64_t size
 		return -EINVAL;
 	v = view_enter(b);
 	last = nb_bitmap_last_set(&v->bm);
-	rcu_read_unlock();
+	view_leave(b);
 	end = last == NB_NONE ? 0 : (last + 1) * b->unit;
 	*capacity = end + (size / b->unit + (size % b->unit != 0)) * b->unit;
 	return 0;
@@ -572,7 +597,7 @@ NUMBALLOC_EXPORT int numballoc_buf_dealloc(struct numballoc_buf *b, uint64_t sta
 		r = nb_bitmap_release_range(&v->bm, first, n);
 	if (r == 0)
 		fit_released(b, v, first, n);
-	rcu_read_unlock();
+	view_leave(b);
 	return r;
 }
 
@@ -630,7 +655,7 @@ NUMBALLOC_EXPORT int numballoc_buf_realloc(struct numballoc_buf *b, uint64_t sta
 		} else if (r == 0) {
 			r = grow_units(b, v, first, n, nn, &nfirst);
 		}
-		rcu_read_unlock();
+		view_leave(b);
 		if (r != -EAGAIN)
 			break;
 	}
@@ -662,7 +687,7 @@ NUMBALLOC_EXPORT int numballoc_buf_regions(struct numballoc_buf *b, uint64_t *st
 		k++;
 		pos = e;
 	}
-	rcu_read_unlock();
+	view_leave(b);
 	*n = k;
 	return 0;
 }
@@ -680,7 +705,7 @@ NUMBALLOC_EXPORT int numballoc_buf_stat(struct numballoc_buf *b, struct numballo
 	used = nb_bitmap_count(&v->bm);
 	last = nb_bitmap_last_set(&v->bm);
 	st->largest_free = nb_bitmap_largest_free(&v->bm) * b->unit;
-	rcu_read_unlock();
+	view_leave(b);
 	final = last == NB_NONE ? cap : cap - (last + 1);
 	st->unit = b->unit;
 	st->capacity = cap * b->unit;
@@ -733,6 +758,6 @@ NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_
 	nb_bitmap_grow(&v->bm, oldc);
 	if (v->bm.nbits > oldc)	/* the free tail got longer */
 		fit_released(b, v, oldc, v->bm.nbits - oldc);
-	rcu_read_unlock();
+	view_leave(b);
 	return 0;
 }

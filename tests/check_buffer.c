@@ -675,7 +675,8 @@ START_TEST(test_threads)
 		cap *= 2;
 		ck_assert_int_eq(numballoc_buf_set_capacity(b, cap), 0);
 	}
-	wait_progress(&progress, progress + 3000);	/* some work in the final capacity */
+	/* some work in the final capacity */
+	wait_progress(&progress, __atomic_load_n(&progress, __ATOMIC_RELAXED) + 3000);
 	__atomic_store_n(&done, 1, __ATOMIC_SEQ_CST);
 	for (i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
@@ -727,7 +728,7 @@ START_TEST(test_procs)
 		cap *= 2;
 		ck_assert_int_eq(numballoc_buf_set_capacity(b, cap), 0);
 	}
-	wait_progress(&shm[1], shm[1] + 3000);
+	wait_progress(&shm[1], __atomic_load_n(&shm[1], __ATOMIC_RELAXED) + 3000);
 	__atomic_store_n(&shm[3], 1, __ATOMIC_SEQ_CST);
 	ck_assert_int_eq(tu_wait_all(pid, 3), 0);
 	ck_assert_uint_eq(shm[2], 0);
