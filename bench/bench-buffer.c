@@ -14,7 +14,8 @@
  * random size, or free a random live allocation. Reported: ns/op (thread
  * CPU time, and wall time beside it), the free/largest-free ratio at the
  * end, failures, and false failures (-ENOSPC although a free range of
- * that size existed, checked by counting on each failure), and two
+ * that size existed, checked by counting on each failure; with two
+ * threads the count comes after the fact and may see a later free), and two
  * threads sharing one buffer against one thread (the same operations
  * split in two, wall time).
  *
@@ -181,11 +182,12 @@ static void bb_run(int pct, int nthreads, uint64_t ops)
 	}
 	numballoc_buf_stat(b, &st);
 	printf("buffer %2d%% live, %d thread%s: %7.1f ns/op cpu, %7.1f ns/op wall, %.2f Mops/s; "
-	       "end live %4.1f%%, free/largest-free %.2f, failures %ju (false %ju)\n",
+	       "end live %4.1f%%, free/largest-free %.2f, failures %ju (false %ju%s)\n",
 	       pct, nthreads, nthreads > 1 ? "s" : " ", cpu / (double)ops,
 	       wall / (double)ops, (double)ops / wall * 1e3, 100.0 * (double)live / BUF_UNITS,
 	       st.largest_free ? (double)st.free_size / (double)st.largest_free : 0.0,
-	       (uintmax_t)fails, (uintmax_t)ffails);
+	       (uintmax_t)fails, (uintmax_t)ffails,
+	       nthreads > 1 ? ", counted after the fact: the other thread may free meanwhile" : "");
 	numballoc_buf_close(b);
 }
 
