@@ -19,9 +19,6 @@
 #define FULL UINT64_MAX
 #define NONE UINT64_MAX
 
-/* Per-process word hint: a new process (or bl_attach) starts elsewhere. */
-static uint64_t hint;
-
 static uint64_t mix64(uint64_t x)
 {
 	x ^= x >> 33;
@@ -85,7 +82,7 @@ void bl_destroy(struct bl *b)
 
 void bl_attach(struct bl *b)
 {
-	hint = mix64((uint64_t)getpid() * 0x9e3779b97f4a7c15u) % b->nwords;
+	b->hint = mix64((uint64_t)getpid() * 0x9e3779b97f4a7c15u ^ (uint64_t)(uintptr_t)b) % b->nwords;
 }
 
 int bl_set(struct bl *b, uint64_t bit)
@@ -216,9 +213,9 @@ int mx_alloc(struct bl *b, unsigned int policy, uint64_t *bit)
 		if (r != NONE)
 			*cursor(b) = r;
 	} else if (policy == 2) {
-		r = mx_scan(b, hint);
+		r = mx_scan(b, b->hint);
 		if (r != NONE)
-			hint = r / 64;
+			b->hint = r / 64;
 	} else {
 		r = mx_scan(b, 0);
 	}
@@ -276,7 +273,7 @@ int mx_free_block(struct bl *b, uint64_t first, uint64_t n)
 
 int hb_alloc(struct bl *b, uint64_t *bit)
 {
-	uint64_t i, w = hint;
+	uint64_t i, w = b->hint;
 
 	for (i = 0; i < b->nwords; i++) {
 		uint64_t old = uatomic_read(&b->words[w]);
@@ -286,7 +283,7 @@ int hb_alloc(struct bl *b, uint64_t *bit)
 
 			prev = uatomic_cmpxchg(&b->words[w], old, old | m);
 			if (prev == old) {
-				hint = w;
+				b->hint = w;
 				*bit = w * 64 + (uint64_t)__builtin_ctzll(m);
 				return 0;
 			}
@@ -343,7 +340,7 @@ undo:
 
 int hb_alloc_block(struct bl *b, uint64_t n, uint64_t align, uint64_t *first)
 {
-	uint64_t pos, from = hint * 64;
+	uint64_t pos, from = b->hint * 64;
 	int pass, tries;
 
 	if (!align)
@@ -354,7 +351,7 @@ int hb_alloc_block(struct bl *b, uint64_t n, uint64_t align, uint64_t *first)
 			if (pos == NONE)
 				break;
 			if (hb_claim_range(b, pos, n) == 0) {
-				hint = pos / 64;
+				b->hint = pos / 64;
 				*first = pos;
 				return 0;
 			}

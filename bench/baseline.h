@@ -30,6 +30,7 @@ struct bl {
 	uint64_t nwords;	/* nbits / 64 */
 	uint64_t *words;	/* nwords words in the same mapping, 64-byte aligned */
 	size_t size;		/* bytes of the mapping */
+	uint64_t hint;		/* this process's word hint (this struct is not shared) */
 };
 
 struct bl *bl_create(uint64_t nbits);
