@@ -1246,6 +1246,9 @@ static const char *cli_unwrap(const char *cli)
 	return real;
 }
 
+/* bench/bench-buffer.c (issue 5): the offset buffer and page allocator workloads. */
+void bench_buffer(int quick);
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1325,6 +1328,12 @@ int main(int argc, char **argv)
 	bench_first();
 	bench_blocks();
 	bench_cli();
+	if (!opt.only || strstr("buffer pages", opt.only)) {
+		printf("\n# buffer and pages (bench/bench-buffer.c)\n");
+		fflush(stdout);
+		bench_buffer(opt.quick);
+		fflush(stdout);
+	}
 	printf("\n# machine-readable\n");
 	if (machine)
 		fputs(machine, stdout);
