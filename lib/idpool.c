@@ -223,18 +223,33 @@ static int bit_of_id(const struct numballoc *p, uint64_t id, uint64_t *bit)
 	return 0;
 }
 
+/* Claim a bit of [lo, hi] by policy, reclaiming from dead holders when full. */
+static int alloc_bits(struct numballoc *pool, uint64_t lo, uint64_t hi, uint64_t *id)
+{
+	uint64_t bit;
+	int r;
+
+	r = claim_by_policy(pool, lo, hi, &bit);
+	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
+		r = claim_by_policy(pool, lo, hi, &bit);
+	if (r < 0)
+		return r;
+	*id = pool->base + bit;
+	return 0;
+}
+
 NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 {
 	if (!pool || !id)
 		return -EINVAL;
-	return numballoc_alloc_in(pool, pool->base, pool->base + (pool->capacity - 1), id);
+	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
+	return alloc_bits(pool, 0, pool->capacity - 1, id);
 }
 
 NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, uint64_t max,
 					uint64_t *id)
 {
-	uint64_t last, lo, hi, bit;
-	int r;
+	uint64_t last, lo, hi;
 
 	if (!pool || !id || min > max)
 		return -EINVAL;
@@ -243,13 +258,7 @@ NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, ui
 		return -EINVAL;
 	lo = (min < pool->base ? pool->base : min) - pool->base;
 	hi = (max > last ? last : max) - pool->base;
-	r = claim_by_policy(pool, lo, hi, &bit);
-	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
-		r = claim_by_policy(pool, lo, hi, &bit);
-	if (r < 0)
-		return r;
-	*id = pool->base + bit;
-	return 0;
+	return alloc_bits(pool, lo, hi, id);
 }
 
 NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id)
@@ -301,6 +310,8 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
+	if (!pool->owners)	/* the common case, one call shorter */
+		return nb_bitmap_release_bit(&pool->bm, bit);
 	return nb_owners_release(pool, bit, 1);
 }
 
