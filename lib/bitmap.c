@@ -180,16 +180,31 @@ static int child_has_room(const struct nb_bitmap *bm, int l, uint64_t i)
  * Set the summary bit of word I of level L (L >= 0) at every level above,
  * writing only where a bit is clear.
  */
-static void summary_set(struct nb_bitmap *bm, int l, uint64_t i)
+static void summary_set_levels(struct nb_bitmap *bm, int l, uint64_t i, int all)
 {
 	for (l++; l <= bm->nlevels; l++) {
 		uint64_t *p = &bm->level[l][i / 64];
 		uint64_t b = bit_of(i);
 
-		if (!(word_load(p) & b))
+		if (word_load(p) & b) {
+			/*
+			 * Already set: whoever set it sets the levels above, so
+			 * a release stops here and leaves the upper lines (one
+			 * line for the whole pool at the top) unread. A heal
+			 * (ALL) goes on: a crash may have left them clear.
+			 */
+			if (!all)
+				return;
+		} else {
 			uatomic_or(p, b);
+		}
 		i /= 64;
 	}
+}
+
+static void summary_set(struct nb_bitmap *bm, int l, uint64_t i)
+{
+	summary_set_levels(bm, l, i, 0);
 }
 
 /*
@@ -306,7 +321,7 @@ static uint64_t claim_scan(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
 
 		if ((word_load(&bm->words[w]) & m) == m)
 			continue;
-		summary_set(bm, 0, w);	/* heal: the summary hid this word */
+		summary_set_levels(bm, 0, w, 1);	/* heal: the summary hid this word */
 		bit = claim_in_word(bm, w, m);
 		if (bit != NB_NONE)
 			return bit;

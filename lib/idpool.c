@@ -61,6 +61,13 @@ static int opts_check(const struct numballoc_opts *o)
 }
 
 /*
+ * Handles get keys from a counter, not their address: a mapping or a
+ * malloc'd handle can come back at an address a closed one had (or one a
+ * parent had before fork), and would inherit its stale position.
+ */
+static uint64_t hint_keys;	/* the last key handed out */
+
+/*
  * A new handle's first allocation walks the summary and, with SPREAD, starts
  * on a random page of words: each first touch of a page is a fault of its
  * own (about a microsecond). Map the engine area in one call instead when
@@ -120,6 +127,7 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 	p->flags = p->seg.hdr->flags;
 	nb_bitmap_attach(&p->bm, nb_segment_area(&p->seg, 0), p->capacity);
 	prefault(p);
+	p->hint_key = __atomic_add_fetch(&hint_keys, 1, __ATOMIC_RELAXED);
 	nb_owners_attach(p);
 	*poolp = p;
 	return 0;
@@ -147,7 +155,7 @@ NUMBALLOC_EXPORT int numballoc_unlink(const char *name)
 /* initial-exec: a plain %fs-relative access, no __tls_get_addr() per call */
 #define NB_TLS __thread __attribute__((tls_model("initial-exec")))
 static NB_TLS struct {
-	const void *words;
+	uint64_t key;	/* the handle's hint_key, 0: unused */
 	uint64_t bit;
 } hints[HINTS];
 static NB_TLS unsigned int hint_next;
@@ -175,10 +183,10 @@ static unsigned int hint_slot(const struct numballoc *p)
 	unsigned int i;
 
 	for (i = 0; i < HINTS; i++)
-		if (hints[i].words == p->bm.words)
+		if (hints[i].key == p->hint_key)
 			return i;
 	i = hint_next++ % HINTS;
-	hints[i].words = p->bm.words;
+	hints[i].key = p->hint_key;
 	/*
 	 * A first position of this thread's own, spread over the whole pool:
 	 * the clock (vDSO, no system call, unlike getpid()) tells processes
