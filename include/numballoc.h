@@ -129,33 +129,6 @@ NUMBALLOC_EXPORT int numballoc_stat(struct numballoc *pool, struct numballoc_sta
 /* A message for a negative (or positive) error number; never NULL. */
 NUMBALLOC_EXPORT const char *numballoc_strerror(int err);
 
-/* Owners and reclaim */
-
-/*
- * On an ID pool created with NUMBALLOC_OWNERS every allocated ID records
- * its holder: a process ID with its start time, so a reused PID is never
- * taken for the holder. A holder that dies without freeing (SIGKILL, a
- * crash, an exit) leaves its IDs to numballoc_reclaim(), which an
- * allocation that would fail with -ENOSPC also runs once by itself.
- * On a pool without owners these functions return -EOPNOTSUPP.
- */
-
-/*
- * Record PID as the holder of the IDs this handle allocates from now on
- * (0: the calling process, the default). -ESRCH if PID is not running.
- */
-NUMBALLOC_EXPORT int numballoc_set_owner(struct numballoc *pool, pid_t pid);
-/* The PID recorded for ID in *PID; -ENOENT if ID is not allocated. */
-NUMBALLOC_EXPORT int numballoc_owner(struct numballoc *pool, uint64_t id, pid_t *pid);
-/*
- * Release every ID whose holder no longer exists; *COUNT (may be NULL) gets
- * how many this call released. Safe from many processes at once; never
- * releases an ID of a live holder.
- */
-NUMBALLOC_EXPORT int numballoc_reclaim(struct numballoc *pool, uint64_t *count);
-/* Release every ID that PID holds, alive or not; *COUNT (may be NULL) gets how many. */
-NUMBALLOC_EXPORT int numballoc_free_owner(struct numballoc *pool, pid_t pid, uint64_t *count);
-
 /* Page allocator */
 
 struct numballoc_pages;
