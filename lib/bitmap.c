@@ -27,9 +27,15 @@
  *     every claim that fails its summary search makes a definitive pass
  *     over the words before it answers -ENOSPC, and heals what it finds.
  * The protocol keeps the second case to processes killed mid-operation:
- *   - a claim that fills a word clears the word's summary bit, then (after
- *     the barrier of its CAS) reads the word again and sets the bit back if
- *     a release slipped in;
+ *   - an exact claim (claim_bit, claim_range, runs) that fills a word
+ *     clears the word's summary bit, then (after the barrier of its CAS)
+ *     reads the word again and sets the bit back if a release slipped in;
+ *     a search (claim_any) that fills a word leaves the bit set, stale
+ *     ("lazy clearing"): the next search that meets it clears it by the
+ *     same rule, and a release into the word meanwhile writes nothing;
+ *   - a release that finds a summary bit already set stops there: whoever
+ *     set it sets the levels above (a heal after a definitive pass sets
+ *     every level);
  *   - a release of a bit in a full word sets the summary bit before its CAS
  *     (so a crash after the CAS leaves it set) and after (so a concurrent
  *     clearer cannot win the race); both are reads when the bit is set.
@@ -287,8 +293,12 @@ static uint64_t claim_in_word(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
 			break;
 		old = prev;
 	}
-	if (((old | b) | ~valid_mask(bm, w)) == FULL)
-		summary_clear(bm, 0, w);
+	/*
+	 * A word this claim filled keeps its summary bit ("lazy clearing"):
+	 * the next search that passes it clears it, and a release into it
+	 * meanwhile finds the bit set and writes nothing. Two processes then
+	 * do not trade summary lines on every fill and free.
+	 */
 	return w * 64 + (uint64_t)__builtin_ctzll(b);
 }
 
