@@ -127,6 +127,7 @@ size_t nb_bitmap_bytes(uint64_t nbits)
 	n = nlevels_for((nbits + 63) / 64, count);
 	for (l = 0; l <= n; l++)
 		total += count[l];
+	total += count[1];	/* the run advice, one word per group of 64 words */
 	total = (total + 7) & ~UINT64_C(7);	/* whole cache lines */
 	return total * sizeof(uint64_t);
 }
@@ -152,6 +153,7 @@ void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
 		bm->count[l] = count[l];
 		p += count[l];
 	}
+	bm->runs = p;
 	bm->level[0] = bm->words;
 }
 
@@ -387,6 +389,55 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
 }
 
 /*
+ * Run advice. One word per group of 64 words (4096 bits), zero (UNKNOWN)
+ * when the area is made:
+ *
+ *	bit 63	SCAN: a searcher is computing the group's entry
+ *	bit 62	VALID: bits 0..15 are the longest run of clear bits in the
+ *		group, and the group's first and last bits are set (no run
+ *		crosses its edges); a search for a longer run skips it
+ *	16..61	a sequence number, bumped by every change
+ *
+ * A searcher that scans a whole group sets SCAN (CAS from what it read),
+ * reads the words, then CASes SCAN to VALID; a release CASes any SCAN or
+ * VALID entry of its group back to UNKNOWN before and after its own CAS on
+ * the word. Whichever of a searcher's final CAS and a release's comes
+ * first, the other fails or undoes it: a live release is never hidden. A
+ * release killed between its first invalidation and its word CAS, while a
+ * searcher validated the group in between, can leave an entry too low, so
+ * the advice only steers the search: -ENOSPC always comes from the
+ * definitive pass over the words (find_run_words()).
+ */
+#define RUN_SCAN (UINT64_C(1) << 63)
+#define RUN_VALID (UINT64_C(1) << 62)
+#define RUN_SEQ (UINT64_C(1) << 16)
+#define RUN_LEN UINT64_C(0xffff)
+#define GROUP_WORDS 64
+
+/* E with its flags cleared and its sequence number bumped: UNKNOWN. */
+static uint64_t run_bump(uint64_t e)
+{
+	return ((e & ~(RUN_SCAN | RUN_VALID | RUN_LEN)) + RUN_SEQ) & ~(RUN_SCAN | RUN_VALID);
+}
+
+/* A release in word W: its group's advice no longer holds. */
+static void runs_invalidate(struct nb_bitmap *bm, uint64_t w)
+{
+	uint64_t *p, e, prev;
+
+	if (!bm->runs)
+		return;
+	p = &bm->runs[w / GROUP_WORDS];
+	e = word_load(p);
+	while (e & (RUN_SCAN | RUN_VALID)) {
+		prev = cas(p, e, run_bump(e));
+		if (prev == e)
+			return;
+		e = prev;
+	}
+}
+
+/*
  * Clear MASK in word W. With STRICT, only if all of MASK is set (else
  * -ENOENT, nothing changed); without, whatever of MASK is set.
  */
@@ -401,6 +452,7 @@ static int release_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask, int str
 			return -ENOENT;
 		if ((old | vm) == FULL)
 			summary_set(bm, 0, w);	/* before: a crash after the CAS leaves it set */
+		runs_invalidate(bm, w);		/* before and after, as the summary */
 		prev = cas(p, old, old & ~mask);
 		if (prev == old)
 			break;
@@ -408,6 +460,7 @@ static int release_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask, int str
 	}
 	if ((old | vm) == FULL)
 		summary_set(bm, 0, w);	/* after: a concurrent clearer cannot hide it */
+	runs_invalidate(bm, w);
 	return 0;
 }
 
@@ -707,6 +760,95 @@ static uint64_t find_run_words(const struct nb_bitmap *bm, uint64_t n, uint64_t 
 	return NB_NONE;
 }
 
+/* The longest run of clear bits in X. */
+static uint64_t longest_clear(uint64_t x)
+{
+	uint64_t f = ~x, k = 0;
+
+	while (f) {	/* each step shortens every run by one */
+		f &= f >> 1;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * find_run_words() steered by the run advice: groups whose VALID entry is
+ * shorter than N are skipped whole (no run crosses their edges); groups
+ * scanned whole leave a VALID entry behind. Not definitive: NB_NONE sends
+ * the caller to find_run_words().
+ */
+static uint64_t find_run_indexed(struct nb_bitmap *bm, uint64_t n, uint64_t align,
+				 uint64_t from, uint64_t to_first)
+{
+	uint64_t marks = align_marks(align), last = to_first + n - 1, carry = 0, have = 1;
+	uint64_t wfirst = from / 64, wlast = last / 64, w = wfirst;
+	unsigned int shift[8], nshift = 0, i;
+
+	while (have < n) {
+		uint64_t k = have < n - have ? have : n - have;
+
+		shift[nshift++] = (unsigned int)k;
+		have += k;
+	}
+	while (w <= wlast) {
+		uint64_t g = w / GROUP_WORDS, g0 = g * GROUP_WORDS, gend = g0 + GROUP_WORDS - 1;
+		uint64_t *p = &bm->runs[g], e = word_load(p), mine = 0;
+		uint64_t best = 0, run = 0, x0 = 0, x = 0;
+		/* the group lies inside the range and its words are unmasked */
+		int whole = g0 * 64 >= from && gend <= wlast && (gend + 1) * 64 - 1 <= last &&
+			    gend < bm->nwords - 1;
+
+		if (whole && (e & RUN_VALID) && (e & RUN_LEN) < n) {
+			carry = 0;
+			w = gend + 1;
+			continue;
+		}
+		if (whole && !(e & RUN_VALID) && cas(p, e, run_bump(e) | RUN_SCAN) == e)
+			mine = run_bump(e) | RUN_SCAN;
+		if (gend > wlast)
+			gend = wlast;
+		for (; w <= gend; w++) {
+			uint64_t f, s, lead;
+
+			x = word_load(&bm->words[w]);
+			if (w == wfirst || w == wlast)
+				x |= ~range_mask(bm, w, from, last);
+			lead = x ? (uint64_t)__builtin_ctzll(x) : 64;
+			if (carry && carry + lead >= n) {
+				s = align_up(w * 64 - carry, align);
+				if (s != NB_NONE && s + n <= w * 64 + lead)
+					return s;	/* an entry left SCAN is taken over later */
+			}
+			f = ~x;
+			for (i = 0; i < nshift; i++)
+				f &= f >> shift[i];
+			f &= align <= 64 || !(w * 64 % align) ? marks : 0;
+			if (f)
+				return w * 64 + (uint64_t)__builtin_ctzll(f);
+			carry = x ? (uint64_t)__builtin_clzll(x) : carry + 64;
+			if (mine) {
+				if (w == g0)
+					x0 = x;
+				if (run + lead > best)
+					best = run + lead;
+				s = longest_clear(x);
+				if (s > best)
+					best = s;
+				run = x ? (uint64_t)__builtin_clzll(x) : run + 64;
+			}
+		}
+		if (mine) {
+			/* VALID only when no run crosses the group's edges */
+			if ((x0 & 1) && (x >> 63))
+				cas(p, mine, (mine & ~RUN_SCAN) | RUN_VALID | (best < RUN_LEN ? best : RUN_LEN));
+			else
+				cas(p, mine, run_bump(mine));
+		}
+	}
+	return NB_NONE;
+}
+
 /* First fit with the first bit in [from, to_first]; the last bit is then <= to_first + n - 1. */
 static int claim_run_from(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t from,
 			  uint64_t to_first, uint64_t *first)
@@ -720,6 +862,13 @@ static int claim_run_from(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint
 	if (align >= n) {
 		p = claim_run_word(bm, n, align, from, to_first);
 		if (p != NB_NONE) {
+			*first = p;
+			return 0;
+		}
+	}
+	if (align < n && bm->runs) {	/* across words: the run advice steers */
+		p = find_run_indexed(bm, n, align, from, to_first);
+		if (p != NB_NONE && nb_bitmap_claim_range(bm, p, n) == 0) {
 			*first = p;
 			return 0;
 		}

@@ -27,6 +27,7 @@ struct nb_bitmap {
 	uint64_t nwords;		/* == count[0] == ceil(nbits / 64) */
 	uint64_t lastmask;		/* the valid bits of the last word */
 	int nlevels;			/* levels above the words; level[nlevels] has one word */
+	uint64_t *runs;			/* count[1] words of run advice, one per 64 words; NULL: none */
 };
 
 /* Bytes the engine needs for NBITS bits (a multiple of 64). */

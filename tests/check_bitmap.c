@@ -475,6 +475,44 @@ END_TEST
  * word, as after a crash: the definitive pass must still find the fit.
  */
 static const unsigned int run_fills[] = { 50, 90, 99, 100 };
+#define RUN_VALID (UINT64_C(1) << 62)	/* bitmap.c's run advice: length in bits 0..15 */
+
+/*
+ * The run advice: a whole scan leaves VALID entries with the longest run,
+ * a release makes its group's entry unknown again, a search skips short
+ * groups, and an entry that lies (a releaser killed mid-update) costs the
+ * definitive pass, never a wrong -ENOSPC.
+ */
+START_TEST(test_run_advice)
+{
+	struct model m;
+	uint64_t got;
+
+	model_new(&m, 4 * 4096 + 64);	/* four whole groups, then one word */
+	ck_assert_int_eq(nb_bitmap_claim_range(&m.bm, 0, m.n), 0);
+	ck_assert_int_eq(nb_bitmap_release_range(&m.bm, 2 * 4096 + 100, 8), 0);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 9, 1, 0, m.n - 1, 0, &got), -ENOSPC);
+	ck_assert_uint_eq(m.bm.runs[0], m.bm.runs[0] & ~UINT64_C(0xffff));	/* length 0 */
+	ck_assert(m.bm.runs[0] & RUN_VALID);
+	ck_assert(m.bm.runs[2] & RUN_VALID);
+	ck_assert_uint_eq(m.bm.runs[2] & 0xffff, 8);
+	/* a release invalidates its group only */
+	ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, 5), 0);
+	ck_assert(!(m.bm.runs[0] & RUN_VALID));
+	ck_assert(m.bm.runs[1] & RUN_VALID);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 8, 1, 0, m.n - 1, 0, &got), 0);
+	ck_assert_uint_eq(got, 2 * 4096 + 100);
+	ck_assert(m.bm.runs[0] & RUN_VALID);	/* rescanned on the way: one free bit */
+	ck_assert_uint_eq(m.bm.runs[0] & 0xffff, 1);
+	/* a lie: 8 bits freed behind the advice's back in group 3 */
+	m.bm.words[3 * 64 + 5] &= ~UINT64_C(0xff00);
+	ck_assert(m.bm.runs[3] & RUN_VALID);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 8, 1, 0, m.n - 1, 0, &got), 0);
+	ck_assert_uint_eq(got, (3 * 64 + 5) * 64 + 8);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 2, 1, 0, m.n - 1, 0, &got), -ENOSPC);
+	model_free(&m);
+}
+END_TEST
 
 START_TEST(test_runs_at_fill)
 {
@@ -498,9 +536,12 @@ START_TEST(test_runs_at_fill)
 			uint64_t lo = pick(&s, m.n / 2), hi = m.n / 2 + pick(&s, m.n / 2);
 			uint64_t start = lo + pick(&s, hi - lo + 1);
 
-			if (hide)	/* every summary bit clear: only the words tell */
+			if (hide) {	/* every summary bit clear, all run advice "none here" */
 				for (k = 0; k < m.bm.count[1]; k++)
 					m.bm.level[1][k] = 0;
+				for (k = 0; k < m.bm.count[1]; k++)
+					m.bm.runs[k] = RUN_VALID;
+			}
 			want = NB_NONE;
 			if (n - 1 <= hi - lo) {
 				want = ref_run(&m, n, align, start, hi, hi);
@@ -548,6 +589,7 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_stale_summary_heals);
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_test(tc, test_threads_witness);
+	tcase_add_test(tc, test_run_advice);
 	tcase_add_loop_test(tc, test_runs_at_fill, 0,
 			    (int)(sizeof(run_fills) / sizeof(run_fills[0])));
 	tcase_add_loop_test(tc, test_growth, 0, 2);
