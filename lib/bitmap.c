@@ -400,13 +400,15 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  *
  * A searcher that scans a whole group sets SCAN (CAS from what it read),
  * reads the words, then CASes SCAN to VALID; a release CASes any SCAN or
- * VALID entry of its group back to UNKNOWN before and after its own CAS on
- * the word. Whichever of a searcher's final CAS and a release's comes
- * first, the other fails or undoes it: a live release is never hidden. A
- * release killed between its first invalidation and its word CAS, while a
- * searcher validated the group in between, can leave an entry too low, so
- * the advice only steers the search: -ENOSPC always comes from the
- * definitive pass over the words (find_run_words()).
+ * VALID entry of its group back to UNKNOWN after its own CAS on the word
+ * (a load only, when the entry is UNKNOWN already). Whichever of a
+ * searcher's final CAS and a release's comes first, the other fails or
+ * undoes it: a live release is never hidden. A release killed between its
+ * word CAS and its invalidation can leave an entry too low, so the advice
+ * only steers the search: -ENOSPC always comes from the definitive pass
+ * over the words (find_run_words()). Keeping it exact across such a crash
+ * would take a write by every release, before its CAS: a shared store on
+ * the hot path (DESIGN.md, principle 2).
  */
 #define RUN_SCAN (UINT64_C(1) << 63)
 #define RUN_VALID (UINT64_C(1) << 62)
@@ -452,7 +454,6 @@ static int release_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask, int str
 			return -ENOENT;
 		if ((old | vm) == FULL)
 			summary_set(bm, 0, w);	/* before: a crash after the CAS leaves it set */
-		runs_invalidate(bm, w);		/* before and after, as the summary */
 		prev = cas(p, old, old & ~mask);
 		if (prev == old)
 			break;
@@ -460,7 +461,7 @@ static int release_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask, int str
 	}
 	if ((old | vm) == FULL)
 		summary_set(bm, 0, w);	/* after: a concurrent clearer cannot hide it */
-	runs_invalidate(bm, w);
+	runs_invalidate(bm, w);	/* after: see "Run advice" */
 	return 0;
 }
 
