@@ -165,6 +165,76 @@ START_TEST(test_blocks_after_foreign_frees)
 }
 END_TEST
 
+/*
+ * Processes take and give back unaligned runs of 2..6 IDs on a 90% full
+ * pool while others free and take single IDs: the run advice is written
+ * and invalidated concurrently. Each held ID is marked in a shared witness
+ * array with an atomic exchange: an ID held twice fails the test, and at
+ * the end the pool holds exactly the fill.
+ */
+START_TEST(test_runs_concurrent)
+{
+	const char *name = tu_name("healrun");
+	struct numballoc *p = pool_new(name, 2);
+	int *witness = tu_shared(CAP * sizeof(int)), *bad = tu_shared(sizeof(int));
+	int *runs = tu_shared(2 * sizeof(int));
+	uint64_t s = 0x7a11, i, used0;
+	struct numballoc_stat st;
+	pid_t pid[4];
+	int k;
+
+	for (i = 0; i < CAP; i++)
+		if (tu_rand(&s) % 100 < 90)
+			ck_assert_int_eq(numballoc_alloc_id(p, i), 0);
+	ck_assert_int_eq(numballoc_stat(p, &st), 0);
+	used0 = st.used;
+	for (k = 0; k < 4; k++) {
+		pid[k] = fork();
+		ck_assert_int_ge(pid[k], 0);
+		if (pid[k] == 0) {
+			struct numballoc *q;
+			uint64_t seed = 0x51 + (uint64_t)k * 7919, first, n, j, id;
+			int round;
+
+			if (numballoc_open(name, NULL, &q) != 0)
+				_exit(1);
+			for (round = 0; round < 3000; round++) {
+				if (k < 2) {	/* runs */
+					n = 2 + tu_rand(&seed) % 5;
+					if (numballoc_alloc_block(q, n, 1, &first) != 0)
+						continue;
+					__atomic_add_fetch(&runs[k], 1, __ATOMIC_RELAXED);
+					for (j = first; j < first + n; j++)
+						if (__atomic_exchange_n(&witness[j], 1, __ATOMIC_SEQ_CST))
+							__atomic_store_n(bad, 1, __ATOMIC_SEQ_CST);
+					for (j = first; j < first + n; j++)
+						__atomic_store_n(&witness[j], 0, __ATOMIC_SEQ_CST);
+					if (numballoc_free_block(q, first, n) != 0)
+						__atomic_store_n(bad, 2, __ATOMIC_SEQ_CST);
+				} else {	/* single IDs */
+					if (numballoc_alloc(q, &id) != 0)
+						continue;
+					if (__atomic_exchange_n(&witness[id], 1, __ATOMIC_SEQ_CST))
+						__atomic_store_n(bad, 3, __ATOMIC_SEQ_CST);
+					__atomic_store_n(&witness[id], 0, __ATOMIC_SEQ_CST);
+					if (numballoc_free(q, id) != 0)
+						__atomic_store_n(bad, 4, __ATOMIC_SEQ_CST);
+				}
+			}
+			_exit(0);
+		}
+	}
+	ck_assert_int_eq(tu_wait_all(pid, 4), 0);
+	ck_assert_int_eq(*bad, 0);
+	ck_assert_int_gt(runs[0] + runs[1], 1000);	/* the runs were there to take */
+	ck_assert_int_eq(numballoc_stat(p, &st), 0);
+	ck_assert_uint_eq(st.used, used0);
+	drain_matches_words(p);
+	numballoc_close(p);
+	numballoc_unlink(name);
+}
+END_TEST
+
 static Suite *heal_suite(void)
 {
 	Suite *s = suite_create("heal");
@@ -173,6 +243,7 @@ static Suite *heal_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_killed_mid_update, 0, 3);	/* the three policies */
 	tcase_add_test(tc, test_blocks_after_foreign_frees);
+	tcase_add_test(tc, test_runs_concurrent);
 	suite_add_tcase(s, tc);
 	return s;
 }
