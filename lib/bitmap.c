@@ -30,9 +30,10 @@
  *   - an exact claim (claim_bit, claim_range, runs) that fills a word
  *     clears the word's summary bit, then (after the barrier of its CAS)
  *     reads the word again and sets the bit back if a release slipped in;
- *     a search (claim_any) that fills a word leaves the bit set, stale
- *     ("lazy clearing"): the next search that meets it clears it by the
- *     same rule, and a release into the word meanwhile writes nothing;
+ *     a claim_any that fills its own start word (a spread hint) leaves
+ *     the bit set, stale ("lazy clearing"): the next search that meets it
+ *     clears it by the same rule, and a release into the word meanwhile
+ *     writes nothing;
  *   - a release that finds a summary bit already set stops there: whoever
  *     set it sets the levels above (a heal after a definitive pass sets
  *     every level);
@@ -279,7 +280,7 @@ static uint64_t summary_next(struct nb_bitmap *bm, int l, uint64_t from)
  * Claim one clear bit of word W among MASK, the lowest first. Returns the
  * bit number, or NB_NONE when none of MASK is clear.
  */
-static uint64_t claim_in_word(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
+static uint64_t claim_in_word(struct nb_bitmap *bm, uint64_t w, uint64_t mask, int lazy)
 {
 	uint64_t *p = &bm->words[w];
 	uint64_t old = word_load(p), prev, b;
@@ -296,11 +297,15 @@ static uint64_t claim_in_word(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
 		old = prev;
 	}
 	/*
-	 * A word this claim filled keeps its summary bit ("lazy clearing"):
-	 * the next search that passes it clears it, and a release into it
-	 * meanwhile finds the bit set and writes nothing. Two processes then
-	 * do not trade summary lines on every fill and free.
+	 * LAZY (the caller's own start word, a spread hint): the word this
+	 * claim filled keeps its summary bit; the next search that passes it
+	 * clears it, and a release into it meanwhile finds the bit set and
+	 * writes nothing, so two processes do not trade summary lines on every
+	 * fill and free. A claim found by a search (the lowest policy: the
+	 * next search would meet the word first) clears it at once.
 	 */
+	if (!lazy && ((old | b) | ~valid_mask(bm, w)) == FULL)
+		summary_clear(bm, 0, w);
 	return w * 64 + (uint64_t)__builtin_ctzll(b);
 }
 
@@ -313,7 +318,7 @@ static uint64_t claim_summary(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
 		w = summary_next(bm, 0, w);
 		if (w == NB_NONE || w > hi / 64)
 			break;
-		bit = claim_in_word(bm, w, range_mask(bm, w, lo, hi));
+		bit = claim_in_word(bm, w, range_mask(bm, w, lo, hi), 0);
 		if (bit != NB_NONE)
 			return bit;
 		if (!child_has_room(bm, 0, w))
@@ -334,7 +339,7 @@ static uint64_t claim_scan(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
 		if ((word_load(&bm->words[w]) & m) == m)
 			continue;
 		summary_set_levels(bm, 0, w, 1);	/* heal: the summary hid this word */
-		bit = claim_in_word(bm, w, m);
+		bit = claim_in_word(bm, w, m, 0);
 		if (bit != NB_NONE)
 			return bit;
 	}
@@ -351,7 +356,7 @@ int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t
 	if (start < lo || start > hi)
 		start = lo;
 	/* The start word first: a caller that stays on its word touches no other line. */
-	b = claim_in_word(bm, start / 64, range_mask(bm, start / 64, start, hi));
+	b = claim_in_word(bm, start / 64, range_mask(bm, start / 64, start, hi), 1);
 	if (b == NB_NONE && start / 64 < hi / 64)
 		b = claim_summary(bm, (start / 64 + 1) * 64, hi);
 	if (b == NB_NONE && start > lo)
