@@ -4,12 +4,15 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "numballoc.h"
 
 NUMBALLOC_EXPORT const char *numballoc_strerror(int err)
 {
+	if (err == INT_MIN)
+		return "Unknown error";
 	if (err < 0)
 		err = -err;
 	switch (err) {

@@ -232,6 +232,10 @@ static int build(struct nb_segment *seg, int fd, struct nb_layout *l, nb_init_fn
 	if (fd >= 0) {
 		if (ftruncate(fd, (off_t)total) < 0)
 			return -errno;
+		/* Reserve the blocks now: a full file system is -ENOSPC here, not SIGBUS later. */
+		r = posix_fallocate(fd, 0, (off_t)total);
+		if (r)
+			return -r;
 		map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	} else {
 		map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
