@@ -55,6 +55,8 @@ enum {
 	OPT_ID,
 	OPT_BLOCK,
 	OPT_ALIGN,
+	OPT_OWNERS,
+	OPT_OWNER,
 };
 
 /* The range of IDs of a pool: [base, base + capacity - 1]. */
@@ -77,6 +79,9 @@ struct ctx {
 	unsigned int policy, mode;
 	int have_capacity, have_base, have_count, have_in, have_id, have_block, have_align;
 	int have_policy, have_mode, force;
+	int owners;		/* create --owners */
+	pid_t owner;		/* --owner PID (allocate, list), when have_owner */
+	int have_owner;
 	/* free: the IDs, or FIRST and COUNT with --block */
 	uint64_t *ids;		/* nids parsed IDs, owned */
 	size_t nids;
@@ -264,6 +269,17 @@ static int check_name(const char *name)
 
 /* ------------------------------------------------------------ options */
 
+/* --owner PID: a positive process ID. */
+static int parse_pid(const char *s, pid_t *pid)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v) || v == 0 || v > 0x7fffffff)
+		return usage_fail("--owner", "expected a process ID (a positive number)");
+	*pid = (pid_t)v;
+	return EXIT_OK;
+}
+
 /* One option of the current command into C: an exit status. */
 static int cmd_option(struct ctx *c, int opt, const char *arg)
 {
@@ -299,6 +315,12 @@ static int cmd_option(struct ctx *c, int opt, const char *arg)
 	case OPT_JSON:
 		c->json = 1;
 		return EXIT_OK;
+	case OPT_OWNERS:
+		c->owners = 1;
+		return EXIT_OK;
+	case OPT_OWNER:
+		c->have_owner = 1;
+		return parse_pid(arg, &c->owner);
 	case 'f':
 		c->force = 1;
 		return EXIT_OK;
@@ -312,6 +334,7 @@ static const struct option create_opts[] = {
 	{ "base", required_argument, NULL, 'b' },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "owners", no_argument, NULL, OPT_OWNERS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -321,6 +344,7 @@ static const struct option allocate_opts[] = {
 	{ "id", required_argument, NULL, OPT_ID },
 	{ "block", required_argument, NULL, OPT_BLOCK },
 	{ "align", required_argument, NULL, OPT_ALIGN },
+	{ "owner", required_argument, NULL, OPT_OWNER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -331,6 +355,12 @@ static const struct option free_opts[] = {
 
 static const struct option json_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option list_opts[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "owner", required_argument, NULL, OPT_OWNER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -429,7 +459,8 @@ static int create_missing(struct ctx *c)
 	o.path = c->path;
 	o.capacity = DEFAULT_CAPACITY;
 	o.base = DEFAULT_BASE;
-	o.flags = NUMBALLOC_CREATE;
+	/* allocate --owner on a missing pool: one that keeps owners */
+	o.flags = NUMBALLOC_CREATE | (c->have_owner ? NUMBALLOC_OWNERS : 0);
 	r = open_with(c, &o);
 	if (r == -EINVAL) {
 		/* Someone created it first with another capacity. */
@@ -501,7 +532,7 @@ static int create_run(struct ctx *c)
 	o.base = c->base;
 	o.policy = c->policy;
 	o.mode = c->mode;
-	o.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL;
+	o.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL | (c->owners ? NUMBALLOC_OWNERS : 0);
 	r = open_with(c, &o);
 	if (r < 0)
 		return pool_fail(c, r);
@@ -611,6 +642,15 @@ static int allocate_run(struct ctx *c)
 		r = create_missing(c);
 		if (r)
 			return r;
+	}
+	if (c->have_owner) {
+		r = numballoc_set_owner(c->pool, c->owner);
+		if (r == -EOPNOTSUPP)
+			return fail(EXIT_RUNTIME, "--owner",
+				    "the pool keeps no owners (create it with --owners)");
+		snprintf(what, sizeof(what), "--owner %ld", (long)c->owner);
+		if (r < 0)
+			return lib_fail(r, what);
 	}
 	if (c->have_id) {
 		r = numballoc_alloc_id(c->pool, c->id);
@@ -842,17 +882,90 @@ static void print_range_json(void *arg, uint64_t first, uint64_t count)
 	(*n)++;
 }
 
+/* The holder recorded for an allocated ID, or 0 (none, or it is changing). */
+static pid_t holder_of(struct ctx *c, uint64_t id)
+{
+	pid_t pid;
+
+	return numballoc_owner(c->pool, id, &pid) == 0 ? pid : 0;
+}
+
+/* Calls FN for each run of allocated IDs with one holder, lowest first; ONLY > 0: its runs. */
+static void for_each_owned_run(struct ctx *c, pid_t only,
+			       void (*fn)(void *arg, uint64_t first, uint64_t count, pid_t owner),
+			       void *arg)
+{
+	uint64_t last = c->geo.base + (c->geo.capacity - 1), from = c->geo.base, first, id;
+	pid_t o;
+
+	while (numballoc_next(c->pool, from, &first) == 0) {
+		o = holder_of(c, first);
+		for (id = first; id < last && numballoc_test(c->pool, id + 1) == 1 &&
+				 holder_of(c, id + 1) == o; id++)
+			;
+		if (!only || o == only)
+			fn(arg, first, id - first + 1, o);
+		if (id == last)
+			break;
+		from = id + 1;
+	}
+}
+
+static void print_owned(void *arg, uint64_t first, uint64_t count, pid_t owner)
+{
+	print_range(arg, first, count);
+}
+
+static void print_owned_json(void *arg, uint64_t first, uint64_t count, pid_t owner)
+{
+	int *n = arg;
+
+	printf("%s\n  {\"first\": %" PRIu64 ", \"count\": %" PRIu64 ", \"owner\": ", *n ? "," : "",
+	       first, count);
+	if (owner)
+		printf("%ld}", (long)owner);
+	else
+		printf("null}");
+	(*n)++;
+}
+
 static int list_run(struct ctx *c)
 {
-	int n = 0;
+	pid_t pid;
+	int n = 0, owners = numballoc_owner(c->pool, c->geo.base, &pid) != -EOPNOTSUPP;
 
+	if (c->have_owner && !owners)
+		return fail(EXIT_RUNTIME, "--owner",
+			    "the pool keeps no owners (create it with --owners)");
 	if (!c->json) {
-		for_each_run(c, print_range, NULL);
+		if (c->have_owner)
+			for_each_owned_run(c, c->owner, print_owned, NULL);
+		else
+			for_each_run(c, print_range, NULL);
 		return EXIT_OK;
 	}
 	printf("[");
-	for_each_run(c, print_range_json, &n);
+	if (owners)
+		for_each_owned_run(c, c->have_owner ? c->owner : 0, print_owned_json, &n);
+	else
+		for_each_run(c, print_range_json, &n);
 	printf(n ? "\n]\n" : "]\n");
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------ reclaim */
+
+static int reclaim_run(struct ctx *c)
+{
+	uint64_t n;
+	int r = numballoc_reclaim(c->pool, &n);
+
+	if (r == -EOPNOTSUPP)
+		return fail(EXIT_RUNTIME, "reclaim",
+			    "the pool keeps no owners (create it with --owners)");
+	if (r < 0)
+		return pool_fail(c, r);
+	printf("%" PRIu64 "\n", n);
 	return EXIT_OK;
 }
 
@@ -1092,21 +1205,24 @@ static int destroy_run(struct ctx *c)
 
 static const struct cmd cmds[] = {
 	{ "create", "c:b:", create_opts, create_check, validate_none, create_run, 0,
-	  "[-c|--capacity N] [-b|--base N] [--policy lowest|cyclic|spread] [--mode OCTAL]" },
+	  "[-c|--capacity N] [-b|--base N] [--policy lowest|cyclic|spread] [--mode OCTAL]"
+	  " [--owners]" },
 	{ "allocate", "n:", allocate_opts, allocate_check, allocate_validate, allocate_run,
 	  CMD_POOL | CMD_AUTOCREATE,
-	  "[-n|--count K] [--in MIN-MAX] [--id N] [--block COUNT [--align A]]" },
+	  "[-n|--count K] [--in MIN-MAX] [--id N] [--block COUNT [--align A]]"
+	  " [--owner PID]" },
 	{ "free", "", free_opts, free_check, free_validate, free_run, CMD_POOL,
 	  "ID... | --block FIRST COUNT | -" },
 	{ "test", "", no_opts, test_check, test_validate, test_run,
 	  CMD_POOL | CMD_TEST_STATUS, "ID" },
-	{ "list", "", json_opts, no_args, validate_geometry, list_run, CMD_POOL | CMD_JSON,
-	  "[--json]" },
+	{ "list", "", list_opts, no_args, validate_geometry, list_run, CMD_POOL | CMD_JSON,
+	  "[--owner PID] [--json]" },
 	{ "stat", "", json_opts, no_args, validate_none, stat_run, CMD_POOL | CMD_JSON,
 	  "[--json]" },
 	{ "map", "", no_opts, no_args, validate_geometry, map_run, CMD_POOL, "" },
 	{ "destroy", "f", destroy_opts, no_args, validate_none, destroy_run, 0,
 	  "[-f|--force]" },
+	{ "reclaim", "", no_opts, no_args, validate_none, reclaim_run, CMD_POOL, "" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
