@@ -73,14 +73,16 @@
  * build (lib/tsan_uatomic.h) gets the same order from release and acquire
  * builtins, and is told what a grace period guarantees (every read-side
  * section that began before it has ended) with __tsan_release() at each
- * rcu_read_unlock() and __tsan_acquire() after synchronize_rcu().
+ * rcu_read_unlock() and __tsan_acquire() after synchronize_rcu(), on an
+ * address of their own: the release store that publishes a view would
+ * otherwise replace what the readers' releases accumulated there.
  */
 #ifdef NB_TSAN_UATOMIC_H
 #define view_publish(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 #define view_read(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
 /* What a grace period guarantees: every reader's section ends before it ends. */
-#define view_leave(b) do { __tsan_release(&(b)->view); rcu_read_unlock(); } while (0)
-#define view_grace(b) do { synchronize_rcu(); __tsan_acquire(&(b)->view); } while (0)
+#define view_leave(b) do { __tsan_release(&(b)->grace); rcu_read_unlock(); } while (0)
+#define view_grace(b) do { synchronize_rcu(); __tsan_acquire(&(b)->grace); } while (0)
 #else
 #define view_publish(p, v) rcu_assign_pointer(p, v)
 #define view_read(p) rcu_dereference(p)
@@ -108,6 +110,7 @@ struct numballoc_buf {
 	uint64_t maxu;			/* the most units, from the validated header */
 	uint64_t unit;			/* bytes per unit, >= 1 */
 	pthread_mutex_t lock;		/* one remapper at a time in this process */
+	char grace;			/* ThreadSanitizer's name for "a grace period ended" */
 };
 
 static uint64_t default_max(uint64_t cap)
