@@ -350,7 +350,7 @@ static int open_existing(const char *name, const char *path)
 	if (name)
 		fd = shm_open(name, O_RDWR, 0);
 	else
-		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ELOOP ? -ELOOP : -errno;
 	return fd;

@@ -651,6 +651,10 @@ static int allocate_run(struct ctx *c)
 		snprintf(what, sizeof(what), "--owner %ld", (long)c->owner);
 		if (r < 0)
 			return lib_fail(r, what);
+	} else if (numballoc_set_owner(c->pool, getpid()) == 0) {
+		/* The tool exits at once: it cannot be the holder of what it hands out. */
+		return fail(EXIT_USAGE, "allocate",
+			    "the pool records owners: name the holder with --owner PID (a script: --owner $$)");
 	}
 	if (c->have_id) {
 		r = numballoc_alloc_id(c->pool, c->id);

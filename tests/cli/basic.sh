@@ -108,9 +108,9 @@ complete_words() {
 		_numballoc_cli; echo "${COMPREPLY[*]}"' sh "$COMPLETION" "$@"
 }
 if command -v bash >/dev/null 2>&1; then
-	prints "completion: the commands" "create allocate free test list stat map destroy" \
+	prints "completion: the commands" "create allocate free test list stat map reclaim destroy" \
 		complete_words numballoc-cli ""
-	prints "completion: allocate's options after -p NAME" "--count --in --id --block --align" \
+	prints "completion: allocate's options after -p NAME" "--count --in --id --block --align --owner" \
 		complete_words numballoc-cli -p x allocate --
 	prints "completion: the policies" "lowest cyclic spread" \
 		complete_words numballoc-cli create --policy ""

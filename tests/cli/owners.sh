@@ -47,9 +47,10 @@ outputs "...only ours are left" "0-2" -p "$P" list
 outputs "...list --owner (the dead one) is empty" "" -p "$P" list --owner "$S"
 outputs "reclaim again: 0" "0" -p "$P" reclaim
 
-# Without --owner the holder is the tool itself, which exits at once.
-outputs "allocate without --owner" "3" -p "$P" allocate
-outputs "...is reclaimed as soon as asked: 1" "1" -p "$P" reclaim
+# Without --owner the holder would be the tool itself, which exits at once:
+# refused, and nothing is allocated.
+status_is 2 "allocate without --owner on a pool with owners" -p "$P" allocate
+outputs "...nothing was taken" "0-2" -p "$P" list
 
 # The pool full of a dead holder's IDs: allocate reclaims by itself.
 check "create --owners (3 IDs)" "$CLI" -p "$A" create --capacity 3 --owners
