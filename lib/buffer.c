@@ -244,14 +244,9 @@ static int grew_since(struct numballoc_buf *b, const struct buf_view *v)
 
 static int opts_check(const struct numballoc_buf_opts *o)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(o->reserved_u) / sizeof(o->reserved_u[0]); i++)
-		if (o->reserved_u[i])
-			return -EINVAL;
-	for (i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
-		if (o->reserved[i])
-			return -EINVAL;
+	if (!nb_zeroed(o->reserved_u, sizeof(o->reserved_u)) ||
+	    !nb_zeroed(o->reserved, sizeof(o->reserved)))
+		return -EINVAL;
 	if (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL))
 		return -EINVAL;
 	if (o->unit && (o->capacity % o->unit || o->max_capacity % o->unit))

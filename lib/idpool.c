@@ -46,14 +46,9 @@ static int ids_init(void *base, const struct nb_header *h, void *arg)
 
 static int opts_check(const struct numballoc_opts *o)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(o->reserved_u) / sizeof(o->reserved_u[0]); i++)
-		if (o->reserved_u[i])
-			return -EINVAL;
-	for (i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
-		if (o->reserved[i])
-			return -EINVAL;
+	if (!nb_zeroed(o->reserved_u, sizeof(o->reserved_u)) ||
+	    !nb_zeroed(o->reserved, sizeof(o->reserved)))
+		return -EINVAL;
 	if (o->policy > NUMBALLOC_SPREAD ||
 	    (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL | NUMBALLOC_OWNERS)))
 		return -EINVAL;

@@ -70,14 +70,9 @@ static int pages_init(void *base, const struct nb_header *h, void *arg)
 
 static int opts_check(const struct numballoc_pages_opts *o)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(o->reserved_u) / sizeof(o->reserved_u[0]); i++)
-		if (o->reserved_u[i])
-			return -EINVAL;
-	for (i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
-		if (o->reserved[i])
-			return -EINVAL;
+	if (!nb_zeroed(o->reserved_u, sizeof(o->reserved_u)) ||
+	    !nb_zeroed(o->reserved, sizeof(o->reserved)))
+		return -EINVAL;
 	if (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL))
 		return -EINVAL;
 	if (o->page_size & (o->page_size - 1) || o->page_size > PAGE_SIZE_MAX)

@@ -93,6 +93,17 @@ int nb_name_check(const char *name, char *buf, size_t len);
 int nb_segment_unlink(const char *name);
 uint64_t nb_header_checksum(const struct nb_header *h);
 
+/* 1 if the N bytes at P are all zero: the reserved fields of an opts struct. */
+static inline int nb_zeroed(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--)
+		if (*b++)
+			return 0;
+	return 1;
+}
+
 /* Growth: make the object at least SIZE bytes long (never shorter). */
 int nb_segment_extend(const struct nb_segment *seg, uint64_t size);
 /* A new mapping of the object's first SIZE bytes, checked against fstat. */
