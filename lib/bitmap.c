@@ -726,42 +726,85 @@ static uint64_t claim_run_word(struct nb_bitmap *bm, uint64_t n, uint64_t align,
 }
 
 /*
+ * A scan for N <= 64 clear bits, the first a multiple of ALIGN, over the
+ * words of [from, last], one word at a time: the one place that knows how
+ * a run is found inside a word and across a word boundary.
+ */
+struct run_scan {
+	uint64_t n, align, marks;	/* what is looked for */
+	uint64_t from, last;		/* the bits that may be part of it */
+	uint64_t wfirst, wlast;		/* their first and last word */
+	uint64_t carry;			/* clear bits at the top of the words before */
+	unsigned int shift[8], nshift;	/* the shifts of run_starts(), once */
+};
+
+static void run_scan_init(struct run_scan *rs, uint64_t n, uint64_t align, uint64_t from,
+			  uint64_t to_first)
+{
+	uint64_t have = 1;
+
+	rs->n = n;
+	rs->align = align;
+	rs->marks = align_marks(align);
+	rs->from = from;
+	rs->last = to_first + n - 1;
+	rs->wfirst = from / 64;
+	rs->wlast = rs->last / 64;
+	rs->carry = 0;
+	rs->nshift = 0;
+	while (have < n) {
+		uint64_t k = have < n - have ? have : n - have;
+
+		rs->shift[rs->nshift++] = (unsigned int)k;
+		have += k;
+	}
+}
+
+/*
+ * Look at word W: the first run that ends in it, or NB_NONE. *XP gets the
+ * word as seen, with the bits outside the range set.
+ */
+static uint64_t run_scan_word(struct run_scan *rs, const struct nb_bitmap *bm, uint64_t w,
+			      uint64_t *xp)
+{
+	uint64_t x = word_load(&bm->words[w]), f, s, lead;
+	unsigned int i;
+
+	if (w == rs->wfirst || w == rs->wlast)
+		x |= ~range_mask(bm, w, rs->from, rs->last);
+	*xp = x;
+	lead = x ? (uint64_t)__builtin_ctzll(x) : 64;
+	if (rs->carry && rs->carry + lead >= rs->n) {	/* a run across the word boundary */
+		s = align_up(w * 64 - rs->carry, rs->align);
+		if (s != NB_NONE && s + rs->n <= w * 64 + lead)
+			return s;
+	}
+	f = ~x;
+	for (i = 0; i < rs->nshift; i++)
+		f &= f >> rs->shift[i];
+	/* ALIGN > 64: only every ALIGN / 64-th word can begin a run */
+	f &= rs->align <= 64 || !(w * 64 % rs->align) ? rs->marks : 0;
+	if (f)
+		return w * 64 + (uint64_t)__builtin_ctzll(f);
+	rs->carry = x ? (uint64_t)__builtin_clzll(x) : rs->carry + 64;
+	return NB_NONE;
+}
+
+/*
  * The definitive pass for N <= 64: the first position p, p % ALIGN == 0,
  * FROM <= p <= TO_FIRST, with bits p .. p+N-1 clear, reading every word.
  */
 static uint64_t find_run_words(const struct nb_bitmap *bm, uint64_t n, uint64_t align,
 			       uint64_t from, uint64_t to_first)
 {
-	uint64_t marks = align_marks(align), last = to_first + n - 1, carry = 0, w, have = 1;
-	uint64_t wfirst = from / 64, wlast = last / 64;
-	unsigned int shift[8], nshift = 0, i;
+	struct run_scan rs;
+	uint64_t w, p, x;
 
-	/* the shifts of run_starts(), once: the loop below runs over every word */
-	while (have < n) {
-		uint64_t k = have < n - have ? have : n - have;
-
-		shift[nshift++] = (unsigned int)k;
-		have += k;
-	}
-	for (w = wfirst; w <= wlast; w++) {
-		uint64_t x = word_load(&bm->words[w]), f, s, lead;
-
-		if (w == wfirst || w == wlast)
-			x |= ~range_mask(bm, w, from, last);
-		lead = x ? (uint64_t)__builtin_ctzll(x) : 64;
-		if (carry && carry + lead >= n) {	/* a run across the word boundary */
-			s = align_up(w * 64 - carry, align);
-			if (s != NB_NONE && s + n <= w * 64 + lead)
-				return s;
-		}
-		f = ~x;
-		for (i = 0; i < nshift; i++)
-			f &= f >> shift[i];
-		/* ALIGN > 64: only every ALIGN / 64-th word can begin a run */
-		f &= align <= 64 || !(w * 64 % align) ? marks : 0;
-		if (f)
-			return w * 64 + (uint64_t)__builtin_ctzll(f);
-		carry = x ? (uint64_t)__builtin_clzll(x) : carry + 64;
+	run_scan_init(&rs, n, align, from, to_first);
+	for (w = rs.wfirst; w <= rs.wlast; w++) {
+		p = run_scan_word(&rs, bm, w, &x);
+		if (p != NB_NONE)
+			return p;
 	}
 	return NB_NONE;
 }
@@ -787,53 +830,35 @@ static uint64_t longest_clear(uint64_t x)
 static uint64_t find_run_indexed(struct nb_bitmap *bm, uint64_t n, uint64_t align,
 				 uint64_t from, uint64_t to_first)
 {
-	uint64_t marks = align_marks(align), last = to_first + n - 1, carry = 0, have = 1;
-	uint64_t wfirst = from / 64, wlast = last / 64, w = wfirst;
-	unsigned int shift[8], nshift = 0, i;
+	struct run_scan rs;
+	uint64_t w;
 
-	while (have < n) {
-		uint64_t k = have < n - have ? have : n - have;
-
-		shift[nshift++] = (unsigned int)k;
-		have += k;
-	}
-	while (w <= wlast) {
+	run_scan_init(&rs, n, align, from, to_first);
+	w = rs.wfirst;
+	while (w <= rs.wlast) {
 		uint64_t g = w / GROUP_WORDS, g0 = g * GROUP_WORDS, gend = g0 + GROUP_WORDS - 1;
 		uint64_t *p = &bm->runs[g], e = word_load(p), mine = 0;
-		uint64_t best = 0, run = 0, x0 = 0, x = 0;
+		uint64_t best = 0, run = 0, x0 = 0, x = 0, s;
 		/* the group lies inside the range and its words are unmasked */
-		int whole = g0 * 64 >= from && gend <= wlast && (gend + 1) * 64 - 1 <= last &&
+		int whole = g0 * 64 >= from && gend <= rs.wlast && (gend + 1) * 64 - 1 <= rs.last &&
 			    gend < bm->nwords - 1;
 
 		if (whole && (e & RUN_VALID) && (e & RUN_LEN) < n) {
-			carry = 0;
+			rs.carry = 0;
 			w = gend + 1;
 			continue;
 		}
 		if (whole && !(e & RUN_VALID) && cas(p, e, run_bump(e) | RUN_SCAN) == e)
 			mine = run_bump(e) | RUN_SCAN;
-		if (gend > wlast)
-			gend = wlast;
+		if (gend > rs.wlast)
+			gend = rs.wlast;
 		for (; w <= gend; w++) {
-			uint64_t f, s, lead;
-
-			x = word_load(&bm->words[w]);
-			if (w == wfirst || w == wlast)
-				x |= ~range_mask(bm, w, from, last);
-			lead = x ? (uint64_t)__builtin_ctzll(x) : 64;
-			if (carry && carry + lead >= n) {
-				s = align_up(w * 64 - carry, align);
-				if (s != NB_NONE && s + n <= w * 64 + lead)
-					return s;	/* an entry left SCAN is taken over later */
-			}
-			f = ~x;
-			for (i = 0; i < nshift; i++)
-				f &= f >> shift[i];
-			f &= align <= 64 || !(w * 64 % align) ? marks : 0;
-			if (f)
-				return w * 64 + (uint64_t)__builtin_ctzll(f);
-			carry = x ? (uint64_t)__builtin_clzll(x) : carry + 64;
+			s = run_scan_word(&rs, bm, w, &x);
+			if (s != NB_NONE)
+				return s;	/* an entry left SCAN is taken over later */
 			if (mine) {
+				uint64_t lead = x ? (uint64_t)__builtin_ctzll(x) : 64;
+
 				if (w == g0)
 					x0 = x;
 				if (run + lead > best)
