@@ -576,6 +576,45 @@ START_TEST(test_runs_at_fill)
 }
 END_TEST
 
+/*
+ * A run that fits exactly across a word boundary, at every split and every
+ * length up to 64, with every alignment that allows it: found, and exactly
+ * there. (The model test meets exact fits only now and then.)
+ */
+START_TEST(test_run_across_boundary)
+{
+	struct model m;
+	uint64_t n, k, align, got, i;
+
+	model_new(&m, 256);
+	for (n = 2; n <= 64; n++) {
+		for (k = 1; k < n; k++) {
+			for (align = 1; align <= 64; align *= 2) {
+				uint64_t first = 128 - k;
+
+				if (first % align)
+					continue;
+				for (i = 0; i < 256; i++)
+					m.bm.words[i / 64] |= UINT64_C(1) << (i % 64);
+				for (i = first; i < first + n; i++)
+					ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, i), 0);
+				ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, n, align, 0, 255, 0, &got), 0);
+				ck_assert_msg(got == first, "n %lu split %lu align %lu: got %lu",
+					      (unsigned long)n, (unsigned long)k,
+					      (unsigned long)align, (unsigned long)got);
+				ck_assert_uint_eq(nb_bitmap_count(&m.bm), 256);
+				/* one bit shorter: no run, and -ENOSPC */
+				ck_assert_int_eq(nb_bitmap_claim_bit(&m.bm, first), -EEXIST);
+				ck_assert_int_eq(nb_bitmap_release_range(&m.bm, first + 1, n - 1), 0);
+				ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, n, 1, 0, 255, 0, &got),
+						 -ENOSPC);
+			}
+		}
+	}
+	model_free(&m);
+}
+END_TEST
+
 static Suite *bitmap_suite(void)
 {
 	Suite *s = suite_create("bitmap");
@@ -586,6 +625,7 @@ static Suite *bitmap_suite(void)
 	tcase_add_loop_test(tc, test_model, 0, nsizes);
 	tcase_add_loop_test(tc, test_fill_exact, 0, nsizes);
 	tcase_add_test(tc, test_bad_args);
+	tcase_add_test(tc, test_run_across_boundary);
 	tcase_add_test(tc, test_stale_summary_heals);
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_test(tc, test_threads_witness);
