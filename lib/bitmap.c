@@ -13,14 +13,16 @@
  *	8 + count[0]		level 1: bit i set = word i MAY have a clear bit
  *	...			level l: bit i set = word i of level l-1 MAY be non-zero
  *				up to the first level that has one word
+ *	then			the run index, one word per 8 words, per 8 of
+ *				those, ... up to one (see "The run index")
  *
  * The words are the truth. A bit is set or cleared only by a successful
  * uatomic_cmpxchg() on its word, which is a full memory barrier: what a
  * claimer writes after claiming is ordered after the claim, and what a
  * releaser wrote before releasing is visible to the next claimer.
  *
- * Everything else is advice. The summary levels and the cursor may be
- * stale; a stale bit costs time, never a wrong answer:
+ * Everything else is advice. The summary levels, the run index and the
+ * cursor may be stale; a stale bit costs time, never a wrong answer:
  *   - a summary bit set over a full word only makes a search look there;
  *     the search clears it again;
  *   - a summary bit clear over a word with a clear bit would hide it, so
@@ -61,6 +63,8 @@
 
 #define FULL UINT64_MAX
 #define CURSOR_WORDS 8
+#define IX_FAN 8	/* children per run index node */
+#define IX_SHIFT 3	/* log2(IX_FAN) */
 
 static inline uint64_t word_load(const uint64_t *p)
 {
@@ -119,18 +123,52 @@ static int nlevels_for(uint64_t nwords, uint64_t *count)
 	return l;
 }
 
+/*
+ * The run index over NWORDS words: count[k] nodes at level k (1 <= k <=
+ * the levels returned), count[levels] == 1. Returns the levels and puts
+ * the total number of nodes in *TOTAL.
+ */
+static int ixlevels_for(uint64_t nwords, uint64_t *count, uint64_t *total)
+{
+	uint64_t n = nwords;
+	int k = 0;
+
+	*total = 0;
+	do {
+		n = (n + IX_FAN - 1) / IX_FAN;
+		count[++k] = n;
+		*total += n;
+	} while (n > 1);
+	return k;
+}
+
 size_t nb_bitmap_bytes(uint64_t nbits)
 {
-	uint64_t count[NB_MAX_LEVELS + 1];
+	uint64_t count[NB_MAX_LEVELS + 1], ixc[NB_MAX_IX], ixtotal;
 	uint64_t total = CURSOR_WORDS;
 	int n, l;
 
 	n = nlevels_for((nbits + 63) / 64, count);
 	for (l = 0; l <= n; l++)
 		total += count[l];
-	total += count[1];	/* the run advice, one word per group of 64 words */
+	ixlevels_for((nbits + 63) / 64, ixc, &ixtotal);
+	total += ixtotal;
 	total = (total + 7) & ~UINT64_C(7);	/* whole cache lines */
 	return total * sizeof(uint64_t);
+}
+
+/* Bind BM's run index to the nodes from P, laid out for MAXWORDS words; returns the end. */
+static uint64_t *ix_attach(struct nb_bitmap *bm, uint64_t *p, uint64_t maxwords)
+{
+	uint64_t total;
+	int k;
+
+	bm->ixlevels = ixlevels_for(maxwords, bm->ixcount, &total);
+	for (k = 1; k <= bm->ixlevels; k++) {
+		bm->ix[k] = p;
+		p += bm->ixcount[k];
+	}
+	return p;
 }
 
 void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
@@ -154,7 +192,7 @@ void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
 		bm->count[l] = count[l];
 		p += count[l];
 	}
-	bm->runs = p;
+	ix_attach(bm, p, bm->nwords);
 	bm->level[0] = bm->words;
 }
 
@@ -394,59 +432,314 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
 }
 
 /*
- * Run advice. One word per group of 64 words (4096 bits), zero (UNKNOWN)
- * when the area is made:
+ * The run index: advice for run searches, a tree above the words. Node i
+ * of level 1 covers words 8i .. 8i+7 (512 bits); node i of level k covers
+ * nodes 8i .. 8i+7 of level k-1; the top level has one node. An entry:
  *
- *	bit 63	SCAN: a searcher is computing the group's entry
- *	bit 62	VALID: bits 0..15 are the longest run of clear bits in the
- *		group, and the group's first and last bits are set (no run
- *		crosses its edges); a search for a longer run skips it
- *	16..61	a sequence number, bumped by every change
+ *	bits 0..15	LNG: the longest run of clear bits inside the node
+ *	16..31		PRE: the clear bits at its start
+ *	32..47		SUF: the clear bits at its end
+ *	48		VALID (zero, as made: unknown)
+ *	49..63		a sequence number, bumped by every write
  *
- * A searcher that scans a whole group sets SCAN (CAS from what it read),
- * reads the words, then CASes SCAN to VALID; a release CASes any SCAN or
- * VALID entry of its group back to UNKNOWN after its own CAS on the word
- * (a load only, when the entry is UNKNOWN already). Whichever of a
- * searcher's final CAS and a release's comes first, the other fails or
- * undoes it: a live release is never hidden. A release killed between its
- * word CAS and its invalidation can leave an entry too low, so the advice
- * only steers the search: -ENOSPC always comes from the definitive pass
- * over the words (find_run_words()). Keeping it exact across such a crash
- * would take a write by every release, before its CAS: a shared store on
- * the hot path (DESIGN.md, principle 2).
+ * A field at IX_SAT means "at least that many". Bits the process's view
+ * does not have (beyond its nbits, words beyond its count) count as clear.
+ *
+ * What a VALID entry promises: no run is longer than it says (an upper
+ * bound), so a search may skip a node whose entry says it cannot hold the
+ * run. Claims only shorten runs, so a claim need not write; releases
+ * lengthen them, so a release writes a VALID entry of its node again (and
+ * the nodes above whose value changes), recomputed from the words it reads
+ * after its CAS on the word; a CAS from the entry it read, so of two
+ * writers the later recomputes. A release that finds its node unknown
+ * writes nothing: that is why ID pools that never search for runs pay one
+ * load per release. Whoever makes an unknown entry VALID (a searcher that
+ * read the node's inputs) reads the inputs again after its CAS and, if
+ * they changed, makes it unknown again, with the valid entries above: a
+ * release's CAS-then-load against the validator's CAS-then-load, so one of
+ * the two sees the other.
+ *
+ * A process killed between its CAS on a word and the write of the entry
+ * can leave an entry too low. So the index, like the summary, only steers
+ * the search: -ENOSPC always comes from the definitive pass over the words
+ * (find_run_words()), and an entry that is too high costs a look at the
+ * words, which leaves it right.
  */
-#define RUN_SCAN (UINT64_C(1) << 63)
-#define RUN_VALID (UINT64_C(1) << 62)
-#define RUN_SEQ (UINT64_C(1) << 16)
-#define RUN_LEN UINT64_C(0xffff)
-#define GROUP_WORDS 64
+#define IX_SAT UINT64_C(0xffff)
+#define IX_VALS ((UINT64_C(1) << 48) - 1)
+#define IX_VALID (UINT64_C(1) << 48)
+#define IX_SEQ (UINT64_C(1) << 49)
 
-/* E with its flags cleared and its sequence number bumped: UNKNOWN. */
-static uint64_t run_bump(uint64_t e)
+struct ixv {
+	uint64_t pre, suf, lng;
+};
+
+static uint64_t ix_sat(uint64_t v)
 {
-	return ((e & ~(RUN_SCAN | RUN_VALID | RUN_LEN)) + RUN_SEQ) & ~(RUN_SCAN | RUN_VALID);
+	return v < IX_SAT ? v : IX_SAT;
 }
 
-/* A release in word W: its group's advice no longer holds. */
-static void runs_invalidate(struct nb_bitmap *bm, uint64_t w)
+static uint64_t ix_pack(const struct ixv *v)
 {
-	uint64_t *p, e, prev;
+	return ix_sat(v->lng) | ix_sat(v->pre) << 16 | ix_sat(v->suf) << 32;
+}
 
-	if (!bm->runs)
+static uint64_t ix_lng(uint64_t e)
+{
+	return e & IX_SAT;
+}
+
+static uint64_t ix_pre(uint64_t e)
+{
+	return (e >> 16) & IX_SAT;
+}
+
+static uint64_t ix_suf(uint64_t e)
+{
+	return (e >> 32) & IX_SAT;
+}
+
+/* Bits under one node of level K (K = 0: a word), at most 2^62. */
+static uint64_t ix_span(int k)
+{
+	return IX_SHIFT * k + 6 < 62 ? UINT64_C(64) << (IX_SHIFT * k) : UINT64_C(1) << 62;
+}
+
+/* The first word under node I of level K, at most nwords when beyond. */
+static uint64_t ix_first_word(const struct nb_bitmap *bm, int k, uint64_t i)
+{
+	return IX_SHIFT * k < 62 && i < (bm->nwords >> (IX_SHIFT * k)) + 1 ? i << (IX_SHIFT * k)
+									: bm->nwords;
+}
+
+/*
+ * Word C as the index sees it. Bits beyond the view are set where they
+ * can never be valid (a layout of fixed size, or grown to its maximum),
+ * clear where a view grown since may have them.
+ */
+static inline uint64_t ix_word(const struct nb_bitmap *bm, uint64_t c)
+{
+	if (c >= bm->nwords)
+		return bm->ixgrow ? 0 : FULL;
+	if (c < bm->nwords - 1)
+		return word_load(&bm->words[c]);
+	return bm->ixgrow ? word_load(&bm->words[c]) & bm->lastmask
+			  : word_load(&bm->words[c]) | ~bm->lastmask;
+}
+
+/* The longest run of clear bits in X. */
+static uint64_t longest_clear(uint64_t x)
+{
+	uint64_t f = ~x, best = 0;
+
+	while (f) {
+		uint64_t s = (uint64_t)__builtin_ctzll(f), len;
+
+		f >>= s;	/* a run begins at bit 0 */
+		len = ~f ? (uint64_t)__builtin_ctzll(~f) : 64;
+		if (len > best)
+			best = len;
+		if (len >= 64)
+			break;
+		f >>= len;
+	}
+	return best;
+}
+
+/*
+ * One input of a node folded in: a child (or word) of SPAN bits with
+ * PRE/SUF/LNG; FULL when it is all clear. *RUN is the clear run that
+ * reaches the end of what was folded so far, *LEAD nonzero while all of it
+ * was clear.
+ */
+static inline void ix_fold(struct ixv *v, uint64_t *run, int *lead, uint64_t span, int full,
+		    uint64_t pre, uint64_t suf, uint64_t lng)
+{
+	if (full) {
+		*run += span;
+		if (*lead)
+			v->pre += span;
 		return;
-	p = &bm->runs[w / GROUP_WORDS];
-	e = word_load(p);
-	while (e & (RUN_SCAN | RUN_VALID)) {
-		prev = cas(p, e, run_bump(e));
-		if (prev == e)
-			return;
-		e = prev;
+	}
+	*run += pre;
+	if (*lead) {
+		v->pre = *run;
+		*lead = 0;
+	}
+	if (*run > v->lng)
+		v->lng = *run;
+	if (lng > v->lng)
+		v->lng = lng;
+	*run = suf;
+}
+
+/*
+ * The entry node I of level K should have, from its inputs as read now
+ * (copied to SNAP for ix_same()). 0 when an input is unknown.
+ */
+static int ix_compute(const struct nb_bitmap *bm, int k, uint64_t i, struct ixv *v,
+		      uint64_t *snap)
+{
+	uint64_t run = 0, span = ix_span(k - 1), j;
+	int lead = 1;
+
+	memset(v, 0, sizeof(*v));
+	for (j = 0; j < IX_FAN; j++) {
+		uint64_t c = i * IX_FAN + j, x, e;
+
+		if (k == 1) {
+			x = ix_word(bm, c);
+			snap[j] = x;
+			if (!x) {
+				ix_fold(v, &run, &lead, 64, 1, 0, 0, 0);
+			} else {
+				uint64_t pre = (uint64_t)__builtin_ctzll(x);
+				uint64_t suf = (uint64_t)__builtin_clzll(x);
+
+				ix_fold(v, &run, &lead, 64, 0, pre, suf, longest_clear(x));
+			}
+			continue;
+		}
+		if (c >= bm->ixcount[k - 1]) {
+			snap[j] = 1;	/* beyond the layout: no bits */
+			ix_fold(v, &run, &lead, span, 0, 0, 0, 0);
+			continue;
+		}
+		if (ix_first_word(bm, k - 1, c) >= bm->nwords) {
+			snap[j] = 0;	/* beyond the view, which may grow: clear */
+			ix_fold(v, &run, &lead, span, 1, 0, 0, 0);
+			continue;
+		}
+		e = word_load(&bm->ix[k - 1][c]);
+		snap[j] = e;
+		if (!(e & IX_VALID))
+			return 0;
+		ix_fold(v, &run, &lead, span, ix_pre(e) >= ix_sat(span), ix_pre(e), ix_suf(e),
+			ix_lng(e));
+	}
+	if (run > v->lng)
+		v->lng = run;
+	v->suf = run;
+	return 1;
+}
+
+/* Are the inputs of node I of level K still what ix_compute() read? */
+static int ix_same(const struct nb_bitmap *bm, int k, uint64_t i, const uint64_t *snap)
+{
+	uint64_t j;
+
+	for (j = 0; j < IX_FAN; j++) {
+		uint64_t c = i * IX_FAN + j, x;
+
+		if (k == 1)
+			x = ix_word(bm, c);
+		else if (c >= bm->ixcount[k - 1])
+			x = 1;
+		else if (ix_first_word(bm, k - 1, c) >= bm->nwords)
+			x = 0;
+		else
+			x = word_load(&bm->ix[k - 1][c]);
+		if (x != snap[j])
+			return 0;
+	}
+	return 1;
+}
+
+/* Does entry E promise at least what VAL (a packed value) has? */
+static int ix_covers(uint64_t e, uint64_t val)
+{
+	return ix_lng(e) >= ix_lng(val) && ix_pre(e) >= ix_pre(val) && ix_suf(e) >= ix_suf(val);
+}
+
+/* Make node I of level K unknown, and every valid node above it. */
+static void ix_invalidate_up(struct nb_bitmap *bm, int k, uint64_t i)
+{
+	for (; k <= bm->ixlevels; k++, i >>= IX_SHIFT) {
+		uint64_t *p = &bm->ix[k][i], e = word_load(p), prev;
+
+		for (;;) {
+			if (!(e & IX_VALID))
+				return;
+			prev = cas(p, e, (e + IX_SEQ) & ~IX_VALID);
+			if (prev == e)
+				break;
+			e = prev;
+		}
 	}
 }
 
 /*
+ * Write node I of level K from its inputs, then the nodes above while they
+ * change. Without VALIDATE (a release) an unknown node ends the walk; with
+ * it (a searcher, a claimer) unknown nodes are made VALID where their
+ * inputs are all known.
+ */
+static void ix_fix(struct nb_bitmap *bm, int k, uint64_t i, int validate, int top)
+{
+	for (; k <= top; k++, i >>= IX_SHIFT) {
+		uint64_t *p = &bm->ix[k][i], e = word_load(p), ne = 0, prev, val;
+		uint64_t snap[IX_FAN];
+		struct ixv v;
+
+		for (;;) {
+			if (!(e & IX_VALID) && !validate)
+				return;
+			if (!ix_compute(bm, k, i, &v, snap)) {
+				if (e & IX_VALID)	/* an input became unknown */
+					ix_invalidate_up(bm, k, i);
+				return;
+			}
+			val = ix_pack(&v);
+			if (!validate && ix_covers(e, val))
+				return;	/* still an upper bound: a release needs no more */
+			if ((e & IX_VALID) && (e & IX_VALS) == val) {
+				/* right already: nothing above changes, unless unknown */
+				if (!validate || k == top ||
+				    (word_load(&bm->ix[k + 1][i >> IX_SHIFT]) & IX_VALID))
+					return;
+				break;
+			}
+			ne = (((e & ~IX_VALS) + IX_SEQ) & ~IX_VALS) | IX_VALID | val;
+			prev = cas(p, e, ne);
+			if (prev == e)
+				break;
+			e = prev;	/* another writer: look again */
+		}
+		if (ne && !(e & IX_VALID) && !ix_same(bm, k, i, snap)) {
+			/*
+			 * Made VALID from inputs that changed meanwhile: their
+			 * writer may have seen this node unknown and left it.
+			 */
+			if (cas(p, ne, (ne + IX_SEQ) & ~IX_VALID) == ne)
+				ix_invalidate_up(bm, k + 1, i >> IX_SHIFT);
+			return;
+		}
+	}
+}
+
+/* Every node over word W, written from its inputs where it is wrong. */
+static void ix_heal(struct nb_bitmap *bm, uint64_t w)
+{
+	int k;
+
+	for (k = 1; k <= bm->ixlevels; k++)
+		ix_fix(bm, k, w >> (IX_SHIFT * k), 1, bm->ixlevels);
+}
+
+/* Words [W0, W1] may have longer runs now (a release): their nodes follow. */
+static void ix_released(struct nb_bitmap *bm, uint64_t w0, uint64_t w1)
+{
+	uint64_t i;
+
+	for (i = w0 >> IX_SHIFT; i <= w1 >> IX_SHIFT; i++)
+		if (word_load(&bm->ix[1][i]) & IX_VALID)	/* unknown: a load, no more */
+			ix_fix(bm, 1, i, 0, bm->ixlevels);
+}
+
+/*
  * Clear MASK in word W. With STRICT, only if all of MASK is set (else
- * -ENOENT, nothing changed); without, whatever of MASK is set.
+ * -ENOENT, nothing changed); without, whatever of MASK is set. The caller
+ * tells the index (ix_released()).
  */
 static int release_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask, int strict)
 {
@@ -466,7 +759,6 @@ static int release_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask, int str
 	}
 	if ((old | vm) == FULL)
 		summary_set(bm, 0, w);	/* after: a concurrent clearer cannot hide it */
-	runs_invalidate(bm, w);	/* after: see "Run advice" */
 	return 0;
 }
 
@@ -479,9 +771,14 @@ int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit)
 
 int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit)
 {
+	int r;
+
 	if (bit >= bm->nbits)
 		return -EINVAL;
-	return release_mask(bm, bit / 64, bit_of(bit), 1);
+	r = release_mask(bm, bit / 64, bit_of(bit), 1);
+	if (r == 0)
+		ix_released(bm, bit / 64, bit / 64);
+	return r;
 }
 
 int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
@@ -500,20 +797,30 @@ int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 	if (r == 0)
 		return 0;
 	/* Roll back what this call claimed: those bits are ours alone. */
-	while (w-- > first / 64)
-		release_mask(bm, w, range_mask(bm, w, first, last), 0);
+	if (w > first / 64) {
+		uint64_t w1 = w - 1;
+
+		while (w-- > first / 64)
+			release_mask(bm, w, range_mask(bm, w, first, last), 0);
+		ix_released(bm, first / 64, w1);
+	}
 	return r;
 }
 
 int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 {
 	uint64_t last, w;
+	int r;
 
 	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
 		return -EINVAL;
 	last = first + n - 1;
-	if (first / 64 == last / 64)
-		return release_mask(bm, first / 64, range_mask(bm, first / 64, first, last), 1);
+	if (first / 64 == last / 64) {
+		r = release_mask(bm, first / 64, range_mask(bm, first / 64, first, last), 1);
+		if (r == 0)
+			ix_released(bm, first / 64, first / 64);
+		return r;
+	}
 	for (w = first / 64; w <= last / 64; w++) {
 		uint64_t m = range_mask(bm, w, first, last);
 
@@ -523,6 +830,7 @@ int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 	/* All set a moment ago; only a concurrent double free can interfere. */
 	for (w = first / 64; w <= last / 64; w++)
 		release_mask(bm, w, range_mask(bm, w, first, last), 0);
+	ix_released(bm, first / 64, last / 64);
 	return 0;
 }
 
@@ -611,56 +919,11 @@ static uint64_t align_up(uint64_t x, uint64_t align)
 }
 
 /*
- * The first set bit in [from, to], or NB_NONE. Reads words, claims nothing.
- */
-static uint64_t first_set_in(const struct nb_bitmap *bm, uint64_t from, uint64_t to)
-{
-	uint64_t w;
-
-	for (w = from / 64; w <= to / 64; w++) {
-		uint64_t x = word_load(&bm->words[w]) & range_mask(bm, w, from, to);
-
-		if (x)
-			return w * 64 + (uint64_t)__builtin_ctzll(x);
-	}
-	return NB_NONE;
-}
-
-/* First fit of N bits aligned to ALIGN in [lo, hi]. */
-static int claim_run_in(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t lo,
-			uint64_t hi, uint64_t *first)
-{
-	uint64_t pos = align_up(lo, align);
-
-	while (pos != NB_NONE && pos <= hi && n - 1 <= hi - pos) {
-		uint64_t s, z;
-
-		/* skip to a clear bit, through the summary, then align */
-		z = nb_bitmap_next_clear(bm, pos);
-		if (z == NB_NONE || z > hi)
-			return -ENOSPC;
-		if (z != pos) {
-			pos = align_up(z, align);
-			continue;
-		}
-		s = first_set_in(bm, pos, pos + n - 1);
-		if (s != NB_NONE) {
-			pos = align_up(s + 1, align);
-			continue;
-		}
-		if (nb_bitmap_claim_range(bm, pos, n) == 0) {
-			*first = pos;
-			return 0;
-		}
-		/* lost a race: look at the same place again */
-	}
-	return -ENOSPC;
-}
-
-/*
- * Runs of at most 64 bits are found a word at a time: such a run lies in
- * one word or across two, so one pass over the words, with the free bits
- * at the top of the previous word carried over, sees every candidate.
+ * Runs are found a word at a time: a run of at most 64 bits lies in one
+ * word or across two, a longer one begins in the clear bits at the top of
+ * a word and goes on through clear words, so one pass over the words, with
+ * the clear bits at the top of the words before carried over, sees every
+ * candidate.
  */
 
 /* Bit p set iff bits p .. p+N-1 are all clear in X (1 <= N <= 64). */
@@ -726,9 +989,9 @@ static uint64_t claim_run_word(struct nb_bitmap *bm, uint64_t n, uint64_t align,
 }
 
 /*
- * A scan for N <= 64 clear bits, the first a multiple of ALIGN, over the
- * words of [from, last], one word at a time: the one place that knows how
- * a run is found inside a word and across a word boundary.
+ * A scan for N clear bits, the first a multiple of ALIGN, over the words
+ * of [from, last], one word at a time: the one place that knows how a run
+ * is found inside a word and across word boundaries.
  */
 struct run_scan {
 	uint64_t n, align, marks;	/* what is looked for */
@@ -752,7 +1015,7 @@ static void run_scan_init(struct run_scan *rs, uint64_t n, uint64_t align, uint6
 	rs->wlast = rs->last / 64;
 	rs->carry = 0;
 	rs->nshift = 0;
-	while (have < n) {
+	while (n <= 64 && have < n) {	/* longer runs never lie inside one word */
 		uint64_t k = have < n - have ? have : n - have;
 
 		rs->shift[rs->nshift++] = (unsigned int)k;
@@ -779,7 +1042,7 @@ static uint64_t run_scan_word(struct run_scan *rs, const struct nb_bitmap *bm, u
 		if (s != NB_NONE && s + rs->n <= w * 64 + lead)
 			return s;
 	}
-	f = ~x;
+	f = rs->n <= 64 ? ~x : 0;
 	for (i = 0; i < rs->nshift; i++)
 		f &= f >> rs->shift[i];
 	/* ALIGN > 64: only every ALIGN / 64-th word can begin a run */
@@ -791,7 +1054,7 @@ static uint64_t run_scan_word(struct run_scan *rs, const struct nb_bitmap *bm, u
 }
 
 /*
- * The definitive pass for N <= 64: the first position p, p % ALIGN == 0,
+ * The definitive pass: the first position p, p % ALIGN == 0,
  * FROM <= p <= TO_FIRST, with bits p .. p+N-1 clear, reading every word.
  */
 static uint64_t find_run_words(const struct nb_bitmap *bm, uint64_t n, uint64_t align,
@@ -809,72 +1072,78 @@ static uint64_t find_run_words(const struct nb_bitmap *bm, uint64_t n, uint64_t 
 	return NB_NONE;
 }
 
-/* The longest run of clear bits in X. */
-static uint64_t longest_clear(uint64_t x)
+/* May node entry E of level K hold a run of N, with CARRY clear bits just before it? */
+static int ix_may_hold(uint64_t e, int k, uint64_t carry, uint64_t n)
 {
-	uint64_t f = ~x, k = 0;
+	uint64_t span = ix_span(k);
 
-	while (f) {	/* each step shortens every run by one */
-		f &= f >> 1;
-		k++;
-	}
-	return k;
+	if (!(e & IX_VALID) || ix_pre(e) == IX_SAT || ix_suf(e) == IX_SAT || ix_lng(e) == IX_SAT)
+		return 1;
+	if (ix_pre(e) >= span)	/* all clear */
+		return carry + span >= n;
+	return ix_lng(e) >= n || carry + ix_pre(e) >= n;
 }
 
 /*
- * find_run_words() steered by the run advice: groups whose VALID entry is
- * shorter than N are skipped whole (no run crosses their edges); groups
- * scanned whole leave a VALID entry behind. Not definitive: NB_NONE sends
- * the caller to find_run_words().
+ * find_run_words() steered by the run index: at each word it looks at the
+ * largest node that begins there and skips it whole when its entry says no
+ * run of N can end inside it, carrying its clear suffix on (an upper
+ * bound: a run found across it is checked by the claim). A node that may
+ * hold one is looked at through its children, down to the words of a
+ * level 1 node, which is then written from what it has (ix_fix()). Not
+ * definitive: NB_NONE sends the caller to find_run_words().
  */
-static uint64_t find_run_indexed(struct nb_bitmap *bm, uint64_t n, uint64_t align,
-				 uint64_t from, uint64_t to_first)
+static uint64_t find_run_ix(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t from,
+			    uint64_t to_first)
 {
 	struct run_scan rs;
-	uint64_t w;
+	uint64_t w, x, p;
 
 	run_scan_init(&rs, n, align, from, to_first);
 	w = rs.wfirst;
 	while (w <= rs.wlast) {
-		uint64_t g = w / GROUP_WORDS, g0 = g * GROUP_WORDS, gend = g0 + GROUP_WORDS - 1;
-		uint64_t *p = &bm->runs[g], e = word_load(p), mine = 0;
-		uint64_t best = 0, run = 0, x0 = 0, x = 0, s;
-		/* the group lies inside the range and its words are unmasked */
-		int whole = g0 * 64 >= from && gend <= rs.wlast && (gend + 1) * 64 - 1 <= rs.last &&
-			    gend < bm->nwords - 1;
+		uint64_t end, w0 = w;
+		int k = 0;
 
-		if (whole && (e & RUN_VALID) && (e & RUN_LEN) < n) {
-			rs.carry = 0;
-			w = gend + 1;
-			continue;
+		/* nodes that begin at or after FROM: their clear bits are in range */
+		if (w * 64 >= from)
+			while (k < bm->ixlevels && !(w & ((UINT64_C(1) << (IX_SHIFT * (k + 1))) - 1)))
+				k++;
+		for (; k >= 1; k--) {
+			uint64_t e = word_load(&bm->ix[k][w >> (IX_SHIFT * k)]);
+
+			if (ix_may_hold(e, k, rs.carry, n))
+				continue;
+			rs.carry = ix_pre(e) >= ix_span(k) ? rs.carry + ix_span(k) : ix_suf(e);
+			w += UINT64_C(1) << (IX_SHIFT * k);
+			break;
 		}
-		if (whole && !(e & RUN_VALID) && cas(p, e, run_bump(e) | RUN_SCAN) == e)
-			mine = run_bump(e) | RUN_SCAN;
-		if (gend > rs.wlast)
-			gend = rs.wlast;
-		for (; w <= gend; w++) {
-			s = run_scan_word(&rs, bm, w, &x);
-			if (s != NB_NONE)
-				return s;	/* an entry left SCAN is taken over later */
-			if (mine) {
-				uint64_t lead = x ? (uint64_t)__builtin_ctzll(x) : 64;
-
-				if (w == g0)
-					x0 = x;
-				if (run + lead > best)
-					best = run + lead;
-				s = longest_clear(x);
-				if (s > best)
-					best = s;
-				run = x ? (uint64_t)__builtin_clzll(x) : run + 64;
+		if (k < 1) {
+			end = w | (IX_FAN - 1);
+			if (end > rs.wlast)
+				end = rs.wlast;
+			for (; w <= end; w++) {
+				p = run_scan_word(&rs, bm, w, &x);
+				if (p != NB_NONE)
+					return p;
 			}
+			/* looked at to its end: set it right */
+			if (end == (w0 | (IX_FAN - 1)) || end == bm->nwords - 1)
+				ix_fix(bm, 1, w0 >> IX_SHIFT, 1, bm->ixlevels);
+			k = 1;
 		}
-		if (mine) {
-			/* VALID only when no run crosses the group's edges */
-			if ((x0 & 1) && (x >> 63))
-				cas(p, mine, (mine & ~RUN_SCAN) | RUN_VALID | (best < RUN_LEN ? best : RUN_LEN));
-			else
-				cas(p, mine, run_bump(mine));
+		/*
+		 * W ends the nodes above that the search went into, not
+		 * skipped: they promised too much (a claim does not lower
+		 * them), so set them right now.
+		 */
+		for (k++; k <= bm->ixlevels; k++) {
+			uint64_t span = UINT64_C(1) << (IX_SHIFT * k);
+
+			if (w & (span - 1))
+				break;
+			if (w - span >= rs.wfirst)
+				ix_fix(bm, k, (w >> (IX_SHIFT * k)) - 1, 1, bm->ixlevels);
 		}
 	}
 	return NB_NONE;
@@ -888,21 +1157,33 @@ static int claim_run_from(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint
 
 	if (from > to_first)
 		return -ENOSPC;
-	if (n > 64)
-		return claim_run_in(bm, n, align, from, to_first + n - 1, first);
-	if (align >= n) {
+	if (n <= 64 && align >= n) {	/* inside one word: the summary steers */
 		p = claim_run_word(bm, n, align, from, to_first);
 		if (p != NB_NONE) {
 			*first = p;
 			return 0;
 		}
 	}
-	if (align < n && bm->runs) {	/* across words: the run advice steers */
-		p = find_run_indexed(bm, n, align, from, to_first);
-		if (p != NB_NONE && nb_bitmap_claim_range(bm, p, n) == 0) {
+	for (p = find_run_ix(bm, n, align, from, to_first); p != NB_NONE;
+	     p = p < to_first ? find_run_ix(bm, n, align, p + 1, to_first) : NB_NONE) {
+		if (nb_bitmap_claim_range(bm, p, n) == 0) {
+			uint64_t i;
+
+			/*
+			 * Lower the level 1 nodes it shortened, for the next
+			 * search; the nodes above are left high (still upper
+			 * bounds) until a search finds nothing under one.
+			 */
+			for (i = p / 64 >> IX_SHIFT; i <= (p + n - 1) / 64 >> IX_SHIFT; i++)
+				ix_fix(bm, 1, i, 1, 1);
 			*first = p;
 			return 0;
 		}
+		/*
+		 * Taken meanwhile, or an entry promised too much: set the
+		 * nodes over it right and look on, past it (so this ends).
+		 */
+		ix_heal(bm, p / 64);
 	}
 	for (;;) {
 		p = find_run_words(bm, n, align, from, to_first);
@@ -959,8 +1240,9 @@ void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit)
  * extended without moving anything:
  *
  *	0			the cursor line
- *	8			levels 1.. as for MAXBITS (zero beyond the current
- *				words: sparse pages until touched)
+ *	8			levels 1.. as for MAXBITS, then the run index
+ *				as for MAXBITS (zero beyond the current words:
+ *				sparse pages until touched)
  *	meta			the words, ceil(nbits / 64) of them, growing
  *				towards ceil(maxbits / 64)
  *
@@ -972,7 +1254,8 @@ void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit)
  * its summary search early (the definitive pass still covers its words),
  * and an old view that fills its partial last word may clear that word's
  * summary bit while the new bits in it are free: the definitive pass of
- * the next search that needs them heals it.
+ * the next search that needs them heals it. The run index counts what a
+ * view does not have as clear, so no view's entry hides the new words.
  */
 static uint64_t meta_words(uint64_t maxbits)
 {
@@ -980,9 +1263,13 @@ static uint64_t meta_words(uint64_t maxbits)
 	uint64_t total = CURSOR_WORDS;
 	int n, l;
 
+	uint64_t ixc[NB_MAX_IX], ixtotal;
+
 	n = nlevels_for((maxbits + 63) / 64, count);
 	for (l = 1; l <= n; l++)
 		total += count[l];
+	ixlevels_for((maxbits + 63) / 64, ixc, &ixtotal);
+	total += ixtotal;
 	return (total + 7) & ~UINT64_C(7);
 }
 
@@ -1011,6 +1298,8 @@ void nb_bitmap_attach_grow(struct nb_bitmap *bm, void *area, uint64_t nbits, uin
 		bm->count[l] = count[l];
 		p += count[l];
 	}
+	ix_attach(bm, p, (maxbits + 63) / 64);
+	bm->ixgrow = nbits < maxbits;
 	bm->words = (uint64_t *)area + meta_words(maxbits);
 	bm->level[0] = bm->words;
 	bm->count[0] = bm->nwords;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #define NB_MAX_LEVELS 8
+#define NB_MAX_IX 22	/* run index levels: 8^21 words cover any 64-bit count of bits */
 #define NB_NONE UINT64_MAX
 
 /*
@@ -27,7 +28,10 @@ struct nb_bitmap {
 	uint64_t nwords;		/* == count[0] == ceil(nbits / 64) */
 	uint64_t lastmask;		/* the valid bits of the last word */
 	int nlevels;			/* levels above the words; level[nlevels] has one word */
-	uint64_t *runs;			/* count[1] words of run advice, one per 64 words; NULL: none */
+	uint64_t *ix[NB_MAX_IX];	/* ix[k], k >= 1: run index level k (see bitmap.c) */
+	uint64_t ixcount[NB_MAX_IX];	/* ixcount[k]: nodes at index level k */
+	int ixlevels;			/* index levels; ix[ixlevels] has one node */
+	int ixgrow;			/* nonzero: other views may have more bits (growth) */
 };
 
 /* Bytes the engine needs for NBITS bits (a multiple of 64). */

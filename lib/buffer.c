@@ -8,34 +8,15 @@
  * Header parameters: capacity = units at creation, param[0] = bytes per
  * unit, param[1] = the most units it may grow to, param[2] = 1 when the
  * words are laid out for the maximum from the start (private memory,
- * which cannot be extended in place). Area 0 holds the first-fit hints;
- * area 1, the last, is a growable engine area (bitmap.c: the summary for
- * the maximum, then the words), so the object grows at its end and
- * nothing ever moves.
+ * which cannot be extended in place). Area 0, the only one, is a growable
+ * engine area (bitmap.c: the summary and the run index for the maximum,
+ * then the words), so the object grows at its end and nothing ever moves.
  *
- * First fit. A search for the lowest free run of n units starts at
- * hint[n - 1] (hint[255] for 256 and more): advice that no free run of n
- * units starts below it. A search that finds its run at a higher place
- * raises the hint with a CAS from the value it started at, and the hints of
- * longer runs that are lower (so the hints stay non-decreasing); every release
- * lowers, for each length the merged free run now has, the hints above its
- * start, from the longest down, stopping at the first that is low enough.
- * With one thread this keeps first fit exact. Between threads and
- * processes a race can leave a hint too high; then a run may be found
- * above a lower one, and a search that fails from its hint makes the
- * definitive pass from 0 before it answers -ENOSPC, so the allocator never
- * lies about a fit.
- *
- * Block bounds. For runs of up to FIT_HINTS units the search also skips
- * whole blocks of BLOCK units: area 0 has one word per block of the
- * maximum capacity, (generation << 16) | code, code 0 = unknown (a fresh
- * or grown block), else 1 + an upper bound of the longest free run that
- * starts in the block. A search that scanned a block from its start for n
- * units in vain lowers the bound to n - 1 with a CAS from the word it read
- * before the scan; a release makes every block where the merged free run
- * starts unknown again and bumps the generation, so the CAS of a search
- * that overlapped it fails. A bound is thus never too low, but for a
- * hostile writer, and the definitive pass covers that too.
+ * First fit is the engine's run search (nb_bitmap_claim_run() from 0): its
+ * run index skips the parts of the buffer that cannot hold the run, and
+ * -ENOSPC comes from its definitive pass, so the allocator never lies
+ * about a fit. With one thread the fit is the lowest; between threads a
+ * race can put it above a lower one that appeared meanwhile.
  *
  * Growth. The current capacity is the header's capacity_now word (0 =
  * the creation capacity), raised only, by CAS, after the object has been
@@ -91,8 +72,6 @@
 #endif
 
 #define DEFAULT_MAX (UINT64_C(1) << 32)
-#define FIT_HINTS 256
-#define BLOCK 4096		/* units per block bound */
 
 struct buf_view {
 	struct nb_bitmap bm;	/* the engine over the first bm.nbits units */
@@ -104,8 +83,6 @@ struct numballoc_buf {
 	struct nb_segment seg;		/* the object; seg.hdr is the validated copy */
 	struct buf_view *view;		/* RCU: the newest view; never NULL */
 	uint64_t *capword;		/* the shared capacity_now: untrusted, checked at each read */
-	uint64_t *hints;		/* area 0: FIT_HINTS shared first-fit hints, advice only */
-	uint64_t *blocks;		/* then one bound word per BLOCK units of maxu, advice only */
 	uint64_t cap0;			/* units at creation, from the validated header */
 	uint64_t maxu;			/* the most units, from the validated header */
 	uint64_t unit;			/* bytes per unit, >= 1 */
@@ -130,11 +107,9 @@ static int buf_layout(struct nb_layout *l)
 	    l->param[1] > NUMBALLOC_CAPACITY_MAX || l->param[0] > NUMBALLOC_CAPACITY_MAX ||
 	    l->param[2] > 1 || l->param[3] || l->policy || l->flags || l->base)
 		return -EINVAL;
-	l->area_size[0] = (FIT_HINTS + (l->param[1] + BLOCK - 1) / BLOCK) * sizeof(uint64_t);
-	l->area_align[0] = 64;
-	l->area_size[1] = nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity,
+	l->area_size[0] = nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity,
 					       l->param[1]);
-	l->area_align[1] = 64;
+	l->area_align[0] = 64;
 	return 0;
 }
 
@@ -143,8 +118,7 @@ static int buf_init(void *base, const struct nb_header *h, void *arg)
 	struct nb_bitmap bm;
 
 	(void)arg;
-	memset((char *)base + h->area_off[0], 0, FIT_HINTS * sizeof(uint64_t));
-	nb_bitmap_attach_grow(&bm, (char *)base + h->area_off[1], h->capacity, h->param[1]);
+	nb_bitmap_attach_grow(&bm, (char *)base + h->area_off[0], h->capacity, h->param[1]);
 	nb_bitmap_init_grow(&bm);
 	return 0;
 }
@@ -167,7 +141,7 @@ static void view_free(struct buf_view *v)
 /* A view of the first NBITS units; maps the object anew when it must. */
 static int view_new(struct numballoc_buf *b, uint64_t nbits, struct buf_view **vp)
 {
-	uint64_t size = b->seg.hdr->area_off[1] + nb_bitmap_grow_bytes(nbits, b->maxu);
+	uint64_t size = b->seg.hdr->area_off[0] + nb_bitmap_grow_bytes(nbits, b->maxu);
 	struct buf_view *v;
 	char *map = b->seg.map;
 	int r;
@@ -184,7 +158,7 @@ static int view_new(struct numballoc_buf *b, uint64_t nbits, struct buf_view **v
 		v->size = (size_t)size;
 		map = v->map;
 	}
-	nb_bitmap_attach_grow(&v->bm, map + b->seg.hdr->area_off[1], nbits, b->maxu);
+	nb_bitmap_attach_grow(&v->bm, map + b->seg.hdr->area_off[0], nbits, b->maxu);
 	*vp = v;
 	return 0;
 }
@@ -268,8 +242,6 @@ static int buf_attach(struct numballoc_buf *b)
 	b->unit = h->param[0];
 	b->maxu = h->param[1];
 	b->capword = nb_segment_capacity_word(&b->seg);
-	b->hints = nb_segment_area(&b->seg, 0);
-	b->blocks = b->hints + FIT_HINTS;
 	if (b->cap0 > NUMBALLOC_CAPACITY_MAX / b->unit || b->maxu > NUMBALLOC_CAPACITY_MAX / b->unit)
 		return -NUMBALLOC_ECORRUPT;	/* byte offsets must fit */
 	r = view_new(b, b->cap0, &b->view);
@@ -354,148 +326,13 @@ static uint64_t units_of(const struct numballoc_buf *b, uint64_t size)
 	return u <= b->maxu ? u : 0;
 }
 
-static uint64_t *fit_hint(struct numballoc_buf *b, uint64_t n)
-{
-	return &b->hints[(n < FIT_HINTS ? n : FIT_HINTS) - 1];
-}
-
-/* Lower *H to POS if it is above; false if it was already at or below. */
-static int hint_lower(uint64_t *h, uint64_t pos)
-{
-	uint64_t old = uatomic_read(h), prev;
-
-	while (old > pos) {
-		prev = uatomic_cmpxchg(h, old, pos);
-		if (prev == old)
-			return 1;
-		old = prev;
-	}
-	return 0;
-}
-
-/*
- * A free run of LEN units starts at POS: lower the hints of lengths up to
- * LEN that are above it, the longest first; the hints are non-decreasing,
- * so the first that is low enough ends the walk.
- */
-static void hints_lower(struct numballoc_buf *b, uint64_t len, uint64_t pos)
-{
-	uint64_t k;
-
-	for (k = len < FIT_HINTS ? len : FIT_HINTS; k > 0; k--)
-		if (!hint_lower(&b->hints[k - 1], pos))
-			break;
-}
-
-/* Runs starting in units [LO, HI] may be longer now: their blocks become unknown. */
-static void blocks_unknown(struct numballoc_buf *b, uint64_t lo, uint64_t hi)
-{
-	uint64_t k, old, prev;
-
-	for (k = lo / BLOCK; k <= hi / BLOCK; k++) {
-		old = uatomic_read(&b->blocks[k]);
-		for (;;) {
-			prev = uatomic_cmpxchg(&b->blocks[k], old, ((old >> 16) + 1) << 16);
-			if (prev == old)
-				break;
-			old = prev;
-		}
-	}
-}
-
-/*
- * First fit of N (<= FIT_HINTS) units starting at or after LO, block by
- * block, skipping the blocks whose bound says no run of N starts there.
- */
-static int fit_blocks(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uint64_t lo,
-		      uint64_t *first)
-{
-	uint64_t nbits = v->bm.nbits, k, hv, code;
-	int r;
-
-	for (k = lo / BLOCK; k * BLOCK < nbits; k++) {
-		uint64_t bs = k * BLOCK, from = lo > bs ? lo : bs;
-		uint64_t last = bs + BLOCK - 1 + n - 1;	/* runs starting in the block */
-
-		if (from > nbits - n)
-			break;
-		hv = uatomic_read(&b->blocks[k]);
-		code = hv & 0xffff;
-		if (code && code - 1 < n)
-			continue;
-		r = nb_bitmap_claim_run(&v->bm, n, 1, from, last < nbits ? last : nbits - 1, from,
-					first);
-		if (r != -ENOSPC)
-			return r;
-		/* no run of N starts here (a block the view cuts short tells nothing) */
-		if (from == bs && last < nbits && (!code || code > n))
-			uatomic_cmpxchg(&b->blocks[k], hv, (hv & ~UINT64_C(0xffff)) | n);
-	}
-	return -ENOSPC;
-}
-
-/*
- * [FIRST, FIRST+N) has just been freed in view V: lower the hints of every
- * length the merged free run around it has, down to its start.
- */
-static void fit_released(struct numballoc_buf *b, const struct buf_view *v, uint64_t first,
-			 uint64_t n)
-{
-	uint64_t lo = first > FIT_HINTS ? first - FIT_HINTS : 0, s, e, len;
-
-	s = first ? nb_bitmap_prev_set(&v->bm, first - 1, lo) : NB_NONE;
-	s = s == NB_NONE ? lo : s + 1;
-	e = nb_bitmap_next_set_upto(&v->bm, first + n, first + n + FIT_HINTS);
-	e = e == NB_NONE ? (first + n + FIT_HINTS < v->bm.nbits ? first + n + FIT_HINTS
-							       : v->bm.nbits) : e;
-	len = e - s;
-	hints_lower(b, len, s);
-	blocks_unknown(b, s, first + n - 1);
-}
-
-/*
- * The search of N units found FIRST, having started at LO (the hint it
- * read): no run of N units, hence none longer, starts below FIRST. Raise
- * the hint of N from LO (a CAS: not over a release since), then those of
- * longer runs that are still lower, up to the first that is not.
- */
-static void fit_found(struct numballoc_buf *b, uint64_t n, uint64_t lo, uint64_t first)
-{
-	uint64_t *h = fit_hint(b, n), *end = b->hints + FIT_HINTS, old;
-
-	if (first <= lo || uatomic_cmpxchg(h, lo, first) != lo)
-		return;
-	for (h++; h < end; h++) {
-		old = uatomic_read(h);
-		if (old >= first || uatomic_cmpxchg(h, old, first) != old)
-			return;
-	}
-}
-
 /* First fit of N units in view V: 0, -ENOSPC, or -EAGAIN when V has grown stale. */
 static int alloc_in(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uint64_t *first)
 {
-	uint64_t lo = uatomic_read(fit_hint(b, n)), hi = v->bm.nbits - 1;
 	int r = -ENOSPC;
 
-	if (n > v->bm.nbits)
-		goto out;
-	if (lo <= v->bm.nbits - n) {
-		if (n <= FIT_HINTS)
-			r = fit_blocks(b, v, n, lo, first);
-		else
-			r = nb_bitmap_claim_run(&v->bm, n, 1, lo, hi, lo, first);
-		if (r == 0) {
-			fit_found(b, n, lo, *first);
-			return 0;
-		}
-	}
-	if (r == -ENOSPC && (lo > 0 || n <= FIT_HINTS)) {	/* the definitive pass: hints may lie */
-		r = nb_bitmap_claim_run(&v->bm, n, 1, 0, hi, 0, first);
-		if (r == 0)
-			hints_lower(b, n, *first);
-	}
-out:
+	if (n <= v->bm.nbits)
+		r = nb_bitmap_claim_run(&v->bm, n, 1, 0, v->bm.nbits - 1, 0, first);
 	if (r == -ENOSPC && grew_since(b, v))
 		return -EAGAIN;
 	return r;
@@ -593,8 +430,6 @@ NUMBALLOC_EXPORT int numballoc_buf_dealloc(struct numballoc_buf *b, uint64_t sta
 	r = range_units(b, v, start, size, &first, &n);
 	if (r == 0)
 		r = nb_bitmap_release_range(&v->bm, first, n);
-	if (r == 0)
-		fit_released(b, v, first, n);
 	view_leave(b);
 	return r;
 }
@@ -614,7 +449,6 @@ static int grow_units(struct numballoc_buf *b, struct buf_view *v, uint64_t firs
 	if (r < 0)
 		return r;
 	nb_bitmap_release_range(&v->bm, first, n);
-	fit_released(b, v, first, n);
 	return 0;
 }
 
@@ -648,8 +482,6 @@ NUMBALLOC_EXPORT int numballoc_buf_realloc(struct numballoc_buf *b, uint64_t sta
 			nfirst = first;
 			if (nn < n)
 				r = nb_bitmap_release_range(&v->bm, first + nn, n - nn);
-			if (nn < n && r == 0)
-				fit_released(b, v, first + nn, n - nn);
 		} else if (r == 0) {
 			r = grow_units(b, v, first, n, nn, &nfirst);
 		}
@@ -745,7 +577,7 @@ NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_
 	oldc = cap_now(b);
 	if (c <= oldc || c > b->maxu)
 		return -EINVAL;
-	r = nb_segment_extend(&b->seg, b->seg.hdr->area_off[1] + nb_bitmap_grow_bytes(c, b->maxu));
+	r = nb_segment_extend(&b->seg, b->seg.hdr->area_off[0] + nb_bitmap_grow_bytes(c, b->maxu));
 	if (r < 0)
 		return r;
 	r = cap_raise(b, c);
@@ -754,8 +586,6 @@ NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_
 	/* Show the new words in the summary; the definitive pass covers a crash here. */
 	v = view_enter(b);
 	nb_bitmap_grow(&v->bm, oldc);
-	if (v->bm.nbits > oldc)	/* the free tail got longer */
-		fit_released(b, v, oldc, v->bm.nbits - oldc);
 	view_leave(b);
 	return 0;
 }

@@ -73,6 +73,50 @@ static uint64_t ref_run(const struct model *m, uint64_t n, uint64_t align, uint6
 }
 
 /* Every bit, the counts, and the summary's promise: no word with room is hidden. */
+/*
+ * Every VALID run index entry is an upper bound of what its node holds:
+ * its longest run, its clear prefix and suffix (bits beyond the pool count
+ * as set). A field at 0xffff means "at least that".
+ */
+static void index_check(const struct model *m)
+{
+	int k;
+
+	for (k = 1; k <= m->bm.ixlevels; k++) {
+		uint64_t span = UINT64_C(64) << (3 * k), i;
+
+		for (i = 0; i < m->bm.ixcount[k]; i++) {
+			uint64_t e = m->bm.ix[k][i], b, run = 0, lng = 0, pre = 0;
+			int lead = 1;
+
+			if (!(e & (UINT64_C(1) << 48)))
+				continue;
+			for (b = i * span; b < (i + 1) * span; b++) {
+				if (b < m->n && !m->ref[b]) {
+					run++;
+					continue;
+				}
+				if (lead)
+					pre = run;
+				lead = 0;
+				if (run > lng)
+					lng = run;
+				run = 0;
+			}
+			if (lead)
+				pre = run;
+			if (run > lng)
+				lng = run;
+			if (((e & 0xffff) < lng && (e & 0xffff) != 0xffff) ||
+			    ((e >> 16 & 0xffff) < pre && (e >> 16 & 0xffff) != 0xffff) ||
+			    ((e >> 32 & 0xffff) < run && (e >> 32 & 0xffff) != 0xffff))
+				ck_assert_msg(0, "index level %d node %lu: %lx below %lu/%lu/%lu", k,
+					      (unsigned long)i, (unsigned long)e, (unsigned long)lng,
+					      (unsigned long)pre, (unsigned long)run);
+		}
+	}
+}
+
 static void model_compare(const struct model *m)
 {
 	uint64_t i, used = 0, run = 0, best = 0;
@@ -93,6 +137,7 @@ static void model_compare(const struct model *m)
 		if ((m->bm.words[i] & valid) != valid && !(m->bm.level[1][i / 64] >> (i % 64) & 1))
 			ck_assert_msg(0, "summary hides word %lu", (unsigned long)i);
 	}
+	index_check(m);
 }
 
 static uint64_t pick(uint64_t *s, uint64_t n)
@@ -381,6 +426,99 @@ START_TEST(test_threads_witness)
 END_TEST
 
 /*
+ * Threads take and give back unaligned runs of 1..80 bits (and single
+ * bits) on a 70% full area, a witness per bit, in short rounds. After each
+ * round, with every thread waiting, the run index must promise at least
+ * what the words hold: a release whose entry was lost in a race (or a
+ * searcher that made an entry VALID over a release it did not see) shows
+ * as an entry below the truth. At the end a search finds the longest run.
+ */
+#define RR_THREADS 4
+#define RR_ROUNDS 300
+#define RR_OPS 1000
+
+struct runrace {
+	struct model m;
+	int *witness;
+	int bad;
+	unsigned int seed;
+	pthread_barrier_t go, done;
+};
+
+static void *runrace_thread(void *arg)
+{
+	struct runrace *rc = arg;
+	uint64_t s = __atomic_add_fetch(&rc->seed, 7919, __ATOMIC_RELAXED);
+	uint64_t first[16], len[16], n, got, k;
+	int nheld = 0, i, round;
+
+	for (round = 0; round < RR_ROUNDS; round++) {
+		pthread_barrier_wait(&rc->go);
+		for (i = 0; i < RR_OPS; i++) {
+			if (nheld < 16 && (tu_rand(&s) & 1)) {
+				n = tu_rand(&s) % 4 ? 1 + tu_rand(&s) % 80 : 1;
+				if (nb_bitmap_claim_run(&rc->m.bm, n, 1, 0, rc->m.n - 1, 0, &got) != 0)
+					continue;
+				for (k = got; k < got + n; k++)
+					if (__atomic_exchange_n(&rc->witness[k], 1, __ATOMIC_SEQ_CST))
+						__atomic_store_n(&rc->bad, 1, __ATOMIC_SEQ_CST);
+				first[nheld] = got;
+				len[nheld++] = n;
+			} else if (nheld) {
+				int j = (int)(tu_rand(&s) % (uint64_t)nheld);
+
+				for (k = first[j]; k < first[j] + len[j]; k++)
+					__atomic_store_n(&rc->witness[k], 0, __ATOMIC_SEQ_CST);
+				if (nb_bitmap_release_range(&rc->m.bm, first[j], len[j]) != 0)
+					__atomic_store_n(&rc->bad, 1, __ATOMIC_SEQ_CST);
+				first[j] = first[--nheld];
+				len[j] = len[nheld];
+			}
+		}
+		pthread_barrier_wait(&rc->done);
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_runs)
+{
+	struct runrace rc = { .seed = 3 };
+	pthread_t t[RR_THREADS];
+	uint64_t s = 99, i, got;
+	int j, round;
+
+	model_new(&rc.m, 2048 + 77);
+	rc.witness = calloc(rc.m.n, sizeof(int));
+	for (i = 0; i < rc.m.n; i++)
+		if (tu_rand(&s) % 10 < 7)
+			ck_assert_int_eq(nb_bitmap_claim_bit(&rc.m.bm, i), 0);
+	ck_assert_int_eq(pthread_barrier_init(&rc.go, NULL, RR_THREADS + 1), 0);
+	ck_assert_int_eq(pthread_barrier_init(&rc.done, NULL, RR_THREADS + 1), 0);
+	for (j = 0; j < RR_THREADS; j++)
+		ck_assert_int_eq(pthread_create(&t[j], NULL, runrace_thread, &rc), 0);
+	for (round = 0; round < RR_ROUNDS; round++) {
+		pthread_barrier_wait(&rc.go);
+		pthread_barrier_wait(&rc.done);
+		for (i = 0; i < rc.m.n; i++)	/* the truth is the words now */
+			rc.m.ref[i] = nb_bitmap_test(&rc.m.bm, i);
+		index_check(&rc.m);
+	}
+	for (j = 0; j < RR_THREADS; j++)
+		pthread_join(t[j], NULL);
+	ck_assert_int_eq(rc.bad, 0);
+	for (i = 0; i < rc.m.n; i++)
+		rc.m.ref[i] = nb_bitmap_test(&rc.m.bm, i);
+	model_compare(&rc.m);
+	ck_assert_int_eq(nb_bitmap_claim_run(&rc.m.bm, nb_bitmap_largest_free(&rc.m.bm), 1, 0,
+					     rc.m.n - 1, 0, &got), 0);
+	pthread_barrier_destroy(&rc.go);
+	pthread_barrier_destroy(&rc.done);
+	free(rc.witness);
+	model_free(&rc.m);
+}
+END_TEST
+
+/*
  * Growth (issue 5): a growable area seen first with fewer bits, then with
  * more. The model test goes on across every growth; an old view (fewer
  * bits) keeps claiming and releasing in its part meanwhile, and the new
@@ -475,41 +613,78 @@ END_TEST
  * word, as after a crash: the definitive pass must still find the fit.
  */
 static const unsigned int run_fills[] = { 50, 90, 99, 100 };
-#define RUN_VALID (UINT64_C(1) << 62)	/* bitmap.c's run advice: length in bits 0..15 */
+/* bitmap.c's run index entries: longest, prefix, suffix in 16-bit fields, then VALID */
+#define IX_VALID (UINT64_C(1) << 48)
+#define IX_LNG(e) ((e) & 0xffff)
+#define IX_ENTRY(lng, pre, suf) (IX_VALID | (lng) | (uint64_t)(pre) << 16 | (uint64_t)(suf) << 32)
+
+/* The run index entry over bit B at level K (1: 512 bits, 2: 4096, ...). */
+static uint64_t *ix_at(struct model *m, int k, uint64_t b)
+{
+	return &m->bm.ix[k][b / 64 >> (3 * k)];
+}
 
 /*
- * The run advice: a whole scan leaves VALID entries with the longest run,
- * a release makes its group's entry unknown again, a search skips short
- * groups, and an entry that lies (a releaser killed mid-update) costs the
- * definitive pass, never a wrong -ENOSPC.
+ * The run index: a search that looks at nodes leaves them VALID with their
+ * longest run, up to the top; a release raises the entries over it; a
+ * search skips nodes that cannot hold the run; an entry too low (a
+ * releaser killed before writing it) costs the definitive pass, never a
+ * wrong -ENOSPC; an entry too high costs a look, which sets it right.
  */
-START_TEST(test_run_advice)
+START_TEST(test_run_index)
 {
 	struct model m;
-	uint64_t got;
+	uint64_t got, top;
+	int k;
 
-	model_new(&m, 4 * 4096 + 64);	/* four whole groups, then one word */
+	model_new(&m, 4 * 4096 + 64);	/* 33 leaves: the last one holds one word */
+	ck_assert_int_eq(m.bm.ixlevels, 3);
 	ck_assert_int_eq(nb_bitmap_claim_range(&m.bm, 0, m.n), 0);
+	ck_assert_uint_eq(*ix_at(&m, 1, 0), 0);	/* unknown until a search looks */
 	ck_assert_int_eq(nb_bitmap_release_range(&m.bm, 2 * 4096 + 100, 8), 0);
+	ck_assert_uint_eq(*ix_at(&m, 1, 2 * 4096), 0);	/* a release writes no unknown entry */
 	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 9, 1, 0, m.n - 1, 0, &got), -ENOSPC);
-	ck_assert_uint_eq(m.bm.runs[0], m.bm.runs[0] & ~UINT64_C(0xffff));	/* length 0 */
-	ck_assert(m.bm.runs[0] & RUN_VALID);
-	ck_assert(m.bm.runs[2] & RUN_VALID);
-	ck_assert_uint_eq(m.bm.runs[2] & 0xffff, 8);
-	/* a release invalidates its group only */
+	for (k = 1; k <= 3; k++)
+		ck_assert(*ix_at(&m, k, 0) & IX_VALID);
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 1, 0)), 0);
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 1, 2 * 4096 + 100)), 8);
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 2, 2 * 4096 + 100)), 8);
+	top = m.bm.ix[3][0];
+	ck_assert_uint_eq(IX_LNG(top), 8);
+	/* a release raises the entries over it, and only those */
 	ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, 5), 0);
-	ck_assert(!(m.bm.runs[0] & RUN_VALID));
-	ck_assert(m.bm.runs[1] & RUN_VALID);
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 1, 5)), 1);
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 1, 512)), 0);
+	ck_assert_uint_eq(IX_LNG(m.bm.ix[3][0]), 8);
 	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 8, 1, 0, m.n - 1, 0, &got), 0);
 	ck_assert_uint_eq(got, 2 * 4096 + 100);
-	ck_assert(m.bm.runs[0] & RUN_VALID);	/* rescanned on the way: one free bit */
-	ck_assert_uint_eq(m.bm.runs[0] & 0xffff, 1);
-	/* a lie: 8 bits freed behind the advice's back in group 3 */
+	/* the claim lowered its level 1 node; those above stay high: upper bounds */
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 1, 2 * 4096 + 100)), 0);
+	ck_assert_uint_eq(IX_LNG(m.bm.ix[3][0]), 8);
+	/* until a search finds nothing under them */
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 2, 1, 0, m.n - 1, 0, &got), -ENOSPC);
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 2, 2 * 4096 + 100)), 0);
+	ck_assert_uint_eq(IX_LNG(m.bm.ix[3][0]), 1);
+	/* too low: 8 bits freed behind the index's back */
 	m.bm.words[3 * 64 + 5] &= ~UINT64_C(0xff00);
-	ck_assert(m.bm.runs[3] & RUN_VALID);
+	ck_assert(*ix_at(&m, 1, (3 * 64 + 5) * 64) & IX_VALID);
 	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 8, 1, 0, m.n - 1, 0, &got), 0);
 	ck_assert_uint_eq(got, (3 * 64 + 5) * 64 + 8);
 	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 2, 1, 0, m.n - 1, 0, &got), -ENOSPC);
+	/* too high: a full leaf and its parent said to be all clear, the top agreeing */
+	*ix_at(&m, 1, 4096) = IX_ENTRY(512, 512, 512);
+	*ix_at(&m, 2, 4096) = IX_ENTRY(4096, 4096, 4096);
+	m.bm.ix[3][0] = IX_ENTRY(4096, 0, 0);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 100, 1, 0, m.n - 1, 0, &got), -ENOSPC);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 30, 1, 0, m.n - 1, 0, &got), -ENOSPC);
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 1, 4096)), 0);	/* set right by the look */
+	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 2, 4096)), 0);
+	ck_assert_uint_eq(IX_LNG(m.bm.ix[3][0]), 1);
+	ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, 4096 + 3), 0);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 1, 1, 0, m.n - 1, 0, &got), 0);
+	ck_assert_uint_eq(got, 5);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 1, 1, 0, m.n - 1, 0, &got), 0);
+	ck_assert_uint_eq(got, 4096 + 3);
 	model_free(&m);
 }
 END_TEST
@@ -529,18 +704,23 @@ START_TEST(test_runs_at_fill)
 			m.ref[i] = true;
 		}
 	}
-	for (hide = 0; hide < 2; hide++) {
+	for (hide = 0; hide < 3; hide++) {
 		for (step = 0; step < 400; step++) {
 			uint64_t n = ns[pick(&s, sizeof(ns) / sizeof(ns[0]))];
 			uint64_t align = aligns[pick(&s, sizeof(aligns) / sizeof(aligns[0]))];
 			uint64_t lo = pick(&s, m.n / 2), hi = m.n / 2 + pick(&s, m.n / 2);
 			uint64_t start = lo + pick(&s, hi - lo + 1);
 
-			if (hide) {	/* every summary bit clear, all run advice "none here" */
+			if (hide) {	/* every summary bit clear */
 				for (k = 0; k < m.bm.count[1]; k++)
 					m.bm.level[1][k] = 0;
-				for (k = 0; k < m.bm.count[1]; k++)
-					m.bm.runs[k] = RUN_VALID;
+			}
+			if (hide == 2) {	/* and every index entry "no run here" */
+				int l;
+
+				for (l = 1; l <= m.bm.ixlevels; l++)
+					for (k = 0; k < m.bm.ixcount[l]; k++)
+						m.bm.ix[l][k] = IX_VALID;
 			}
 			want = NB_NONE;
 			if (n - 1 <= hi - lo) {
@@ -554,7 +734,21 @@ START_TEST(test_runs_at_fill)
 				continue;
 			}
 			ck_assert_int_eq(r, 0);
-			ck_assert_uint_eq(got, want);
+			if (hide < 2) {
+				ck_assert_uint_eq(got, want);
+			} else {
+				/*
+				 * An index that hides runs may steer to a later
+				 * fit (found where its entries are set right on
+				 * the way), never to a wrong one: in range,
+				 * aligned, and every bit of it was clear.
+				 */
+				ck_assert_uint_ge(got, lo);
+				ck_assert_uint_le(got + n - 1, hi);
+				ck_assert_uint_eq(got % align, 0);
+				for (k = got; k < got + n; k++)
+					ck_assert(!m.ref[k]);
+			}
 			/* keep the fill: give the run back, or keep it one time in four */
 			if (pick(&s, 4)) {
 				ck_assert_int_eq(nb_bitmap_release_range(&m.bm, got, n), 0);
@@ -569,7 +763,9 @@ START_TEST(test_runs_at_fill)
 				m.ref[k] = false;
 			}
 		}
-		if (!hide)
+		if (hide)
+			model_compare_bits(&m);
+		else
 			model_compare(&m);
 	}
 	model_free(&m);
@@ -629,7 +825,8 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_stale_summary_heals);
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_test(tc, test_threads_witness);
-	tcase_add_test(tc, test_run_advice);
+	tcase_add_test(tc, test_run_index);
+	tcase_add_test(tc, test_threads_runs);
 	tcase_add_loop_test(tc, test_runs_at_fill, 0,
 			    (int)(sizeof(run_fills) / sizeof(run_fills[0])));
 	tcase_add_loop_test(tc, test_growth, 0, 2);
