@@ -1038,7 +1038,9 @@ static uint64_t run_scan_word(struct run_scan *rs, const struct nb_bitmap *bm, u
 	*xp = x;
 	lead = x ? (uint64_t)__builtin_ctzll(x) : 64;
 	if (rs->carry && rs->carry + lead >= rs->n) {	/* a run across the word boundary */
-		s = align_up(w * 64 - rs->carry, rs->align);
+		/* never before FROM, whatever was carried over */
+		s = w * 64 - rs->carry;
+		s = align_up(s > rs->from ? s : rs->from, rs->align);
 		if (s != NB_NONE && s + rs->n <= w * 64 + lead)
 			return s;
 	}
@@ -1116,6 +1118,9 @@ static uint64_t find_run_ix(struct nb_bitmap *bm, uint64_t n, uint64_t align, ui
 				continue;
 			rs.carry = ix_pre(e) >= ix_span(k) ? rs.carry + ix_span(k) : ix_suf(e);
 			w += UINT64_C(1) << (IX_SHIFT * k);
+			/* never more than there is since FROM, whatever the entry says */
+			if (rs.carry > w * 64 - from)
+				rs.carry = w * 64 - from;
 			break;
 		}
 		if (k < 1) {
@@ -1166,9 +1171,9 @@ static int claim_run_from(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint
 	}
 	for (p = find_run_ix(bm, n, align, from, to_first); p != NB_NONE;
 	     p = p < to_first ? find_run_ix(bm, n, align, p + 1, to_first) : NB_NONE) {
-		if (nb_bitmap_claim_range(bm, p, n) == 0) {
-			uint64_t i;
+		uint64_t i;
 
+		if (nb_bitmap_claim_range(bm, p, n) == 0) {
 			/*
 			 * Lower the level 1 nodes it shortened, for the next
 			 * search; the nodes above are left high (still upper
@@ -1180,10 +1185,13 @@ static int claim_run_from(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint
 			return 0;
 		}
 		/*
-		 * Taken meanwhile, or an entry promised too much: set the
-		 * nodes over it right and look on, past it (so this ends).
+		 * Taken meanwhile, or an entry promised too much (the node
+		 * whose clear suffix was carried into it lies over some word
+		 * of it): set the nodes over its words right, so the next
+		 * search is not misled there again, and look on past it.
 		 */
-		ix_heal(bm, p / 64);
+		for (i = p / 64; i <= (p + n - 1) / 64; i = (i | (IX_FAN - 1)) + 1)
+			ix_heal(bm, i);
 	}
 	for (;;) {
 		p = find_run_words(bm, n, align, from, to_first);
