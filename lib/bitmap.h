@@ -84,9 +84,5 @@ void nb_bitmap_init_grow(struct nb_bitmap *bm);
 void nb_bitmap_grow(struct nb_bitmap *bm, uint64_t oldbits);
 /* The last set bit, or NB_NONE. */
 uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm);
-/* The last set bit in [LO, FROM] (FROM beyond nbits: to the last), or NB_NONE. */
-uint64_t nb_bitmap_prev_set(const struct nb_bitmap *bm, uint64_t from, uint64_t lo);
-/* The first set bit in [FROM, HI] (HI beyond nbits: to the last), or NB_NONE. */
-uint64_t nb_bitmap_next_set_upto(const struct nb_bitmap *bm, uint64_t from, uint64_t hi);
 
 #endif /* NB_BITMAP_H */
