@@ -505,13 +505,6 @@ static uint64_t ix_span(int k)
 	return IX_SHIFT * k + 6 < 62 ? UINT64_C(64) << (IX_SHIFT * k) : UINT64_C(1) << 62;
 }
 
-/* The first word under node I of level K, at most nwords when beyond. */
-static uint64_t ix_first_word(const struct nb_bitmap *bm, int k, uint64_t i)
-{
-	return IX_SHIFT * k < 62 && i < (bm->nwords >> (IX_SHIFT * k)) + 1 ? i << (IX_SHIFT * k)
-									: bm->nwords;
-}
-
 /*
  * Word C as the index sees it. Bits beyond the view are set where they
  * can never be valid (a layout of fixed size, or grown to its maximum),
@@ -573,6 +566,33 @@ static inline void ix_fold(struct ixv *v, uint64_t *run, int *lead, uint64_t spa
 	*run = suf;
 }
 
+/* What input C of a node of level K is (level 1: a word; above: an entry). */
+enum ix_kind {
+	IX_IN_WORD,	/* the word, as ix_word() sees it */
+	IX_IN_NONE,	/* beyond the layout: no bits */
+	IX_IN_CLEAR,	/* beyond the view, which may grow: all clear */
+	IX_IN_ENTRY,	/* the entry of the level below */
+};
+
+/* Input C of a node of level K: its kind, and in *X what it reads as now. */
+static enum ix_kind ix_input(const struct nb_bitmap *bm, int k, uint64_t c, uint64_t *x)
+{
+	if (k == 1) {
+		*x = ix_word(bm, c);
+		return IX_IN_WORD;
+	}
+	if (c >= bm->ixcount[k - 1]) {
+		*x = 1;
+		return IX_IN_NONE;
+	}
+	if (c > (bm->nwords - 1) >> (IX_SHIFT * (k - 1))) {
+		*x = 0;
+		return IX_IN_CLEAR;
+	}
+	*x = word_load(&bm->ix[k - 1][c]);
+	return IX_IN_ENTRY;
+}
+
 /*
  * The entry node I of level K should have, from its inputs as read now
  * (copied to SNAP for ix_same()). 0 when an input is unknown.
@@ -580,42 +600,33 @@ static inline void ix_fold(struct ixv *v, uint64_t *run, int *lead, uint64_t spa
 static int ix_compute(const struct nb_bitmap *bm, int k, uint64_t i, struct ixv *v,
 		      uint64_t *snap)
 {
-	uint64_t run = 0, span = ix_span(k - 1), j;
+	uint64_t run = 0, span = ix_span(k - 1), j, x;
 	int lead = 1;
 
 	memset(v, 0, sizeof(*v));
 	for (j = 0; j < IX_FAN; j++) {
-		uint64_t c = i * IX_FAN + j, x, e;
-
-		if (k == 1) {
-			x = ix_word(bm, c);
-			snap[j] = x;
-			if (!x) {
+		switch (ix_input(bm, k, i * IX_FAN + j, &x)) {
+		case IX_IN_WORD:
+			if (!x)
 				ix_fold(v, &run, &lead, 64, 1, 0, 0, 0);
-			} else {
-				uint64_t pre = (uint64_t)__builtin_ctzll(x);
-				uint64_t suf = (uint64_t)__builtin_clzll(x);
-
-				ix_fold(v, &run, &lead, 64, 0, pre, suf, longest_clear(x));
-			}
-			continue;
-		}
-		if (c >= bm->ixcount[k - 1]) {
-			snap[j] = 1;	/* beyond the layout: no bits */
+			else
+				ix_fold(v, &run, &lead, 64, 0, (uint64_t)__builtin_ctzll(x),
+					(uint64_t)__builtin_clzll(x), longest_clear(x));
+			break;
+		case IX_IN_NONE:
 			ix_fold(v, &run, &lead, span, 0, 0, 0, 0);
-			continue;
-		}
-		if (ix_first_word(bm, k - 1, c) >= bm->nwords) {
-			snap[j] = 0;	/* beyond the view, which may grow: clear */
+			break;
+		case IX_IN_CLEAR:
 			ix_fold(v, &run, &lead, span, 1, 0, 0, 0);
-			continue;
+			break;
+		case IX_IN_ENTRY:
+			if (!(x & IX_VALID))
+				return 0;
+			ix_fold(v, &run, &lead, span, ix_pre(x) >= ix_sat(span), ix_pre(x),
+				ix_suf(x), ix_lng(x));
+			break;
 		}
-		e = word_load(&bm->ix[k - 1][c]);
-		snap[j] = e;
-		if (!(e & IX_VALID))
-			return 0;
-		ix_fold(v, &run, &lead, span, ix_pre(e) >= ix_sat(span), ix_pre(e), ix_suf(e),
-			ix_lng(e));
+		snap[j] = x;
 	}
 	if (run > v->lng)
 		v->lng = run;
@@ -626,19 +637,10 @@ static int ix_compute(const struct nb_bitmap *bm, int k, uint64_t i, struct ixv 
 /* Are the inputs of node I of level K still what ix_compute() read? */
 static int ix_same(const struct nb_bitmap *bm, int k, uint64_t i, const uint64_t *snap)
 {
-	uint64_t j;
+	uint64_t j, x;
 
 	for (j = 0; j < IX_FAN; j++) {
-		uint64_t c = i * IX_FAN + j, x;
-
-		if (k == 1)
-			x = ix_word(bm, c);
-		else if (c >= bm->ixcount[k - 1])
-			x = 1;
-		else if (ix_first_word(bm, k - 1, c) >= bm->nwords)
-			x = 0;
-		else
-			x = word_load(&bm->ix[k - 1][c]);
+		ix_input(bm, k, i * IX_FAN + j, &x);
 		if (x != snap[j])
 			return 0;
 	}
