@@ -1058,6 +1058,46 @@ static uint64_t run_scan_word(struct run_scan *rs, const struct nb_bitmap *bm, u
 }
 
 /*
+ * The definitive pass goes past whole blocks of IX_FAN words that cannot
+ * matter: words W .. END, all inside the range. A run of N clear bits
+ * that ends in a block, or crosses into it, has a piece of M = min(N, 4)
+ * clear bits inside one word of the block or a clear pair across one of
+ * its word boundaries (the first one included). A block with neither is
+ * passed, carrying the clear bits at the top of its last word (not all
+ * of it: an all-clear word has such a piece). Returns the first word of
+ * the first block that may hold one, for run_scan_word() to look at word
+ * by word, or the first word after the last whole block. A few
+ * instructions per word, and a branch per block: the pool of 2^20 bits
+ * at 99% with no run goes by in about 16384 loads.
+ */
+static uint64_t run_skip_blocks(struct run_scan *rs, const struct nb_bitmap *bm, uint64_t w,
+				uint64_t end)
+{
+	const uint64_t *words = bm->words;
+	unsigned int s0 = rs->n >= 2, s1 = rs->n >= 4 ? 2 : rs->n == 3;
+	uint64_t nprev = ~word_load(&words[w - 1]), nx = nprev;
+
+	for (; w + IX_FAN - 1 <= end; w += IX_FAN) {
+		uint64_t hit = 0;
+		unsigned int j;
+
+		for (j = 0; j < IX_FAN; j++) {
+			uint64_t f;
+
+			nx = ~word_load(&words[w + j]);
+			f = nx & nx >> s0;
+			f &= f >> s1;
+			hit |= f | (nprev >> 63 & nx);
+			nprev = nx;
+		}
+		if (hit)
+			break;
+		rs->carry = (uint64_t)__builtin_clzll(~nx | 1);
+	}
+	return w;
+}
+
+/*
  * The definitive pass: the first position p, p % ALIGN == 0,
  * FROM <= p <= TO_FIRST, with bits p .. p+N-1 clear, reading every word.
  */
@@ -1069,6 +1109,9 @@ static uint64_t find_run_words(const struct nb_bitmap *bm, uint64_t n, uint64_t 
 
 	run_scan_init(&rs, n, align, from, to_first);
 	for (w = rs.wfirst; w <= rs.wlast; w++) {
+		/* at a block's first word, past the range's first word: skip */
+		if (!(w % IX_FAN) && w > rs.wfirst)
+			w = run_skip_blocks(&rs, bm, w, rs.wlast - 1);
 		p = run_scan_word(&rs, bm, w, &x);
 		if (p != NB_NONE)
 			return p;

@@ -780,6 +780,68 @@ END_TEST
  * length up to 64, with every alignment that allows it: found, and exactly
  * there. (The model test meets exact fits only now and then.)
  */
+/*
+ * The definitive pass alone (every summary bit and index entry says "no
+ * room"): a single free run of N, ending in every word of the pool at
+ * every split across the boundary before it (blocks of 8 words are passed
+ * whole when nothing can end in them), is found exactly; one bit shorter,
+ * the answer is -ENOSPC.
+ */
+static void hide_all(struct model *m)
+{
+	uint64_t k;
+	int l;
+
+	for (k = 0; k < m->bm.count[1]; k++)
+		m->bm.level[1][k] = 0;
+	for (l = 1; l <= m->bm.ixlevels; l++)
+		for (k = 0; k < m->bm.ixcount[l]; k++)
+			m->bm.ix[l][k] = IX_ENTRY(0, 0, 0);
+}
+
+START_TEST(test_definitive_pass)
+{
+	static const uint64_t ns[] = { 1, 2, 3, 4, 5, 8, 9, 63, 64, 65, 130 };
+	struct model m;
+	uint64_t w, i, j, got, nw;
+
+	model_new(&m, 64 * 67 + 7);
+	nw = m.bm.nwords;
+	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		uint64_t n = ns[i], splits[] = { 0, 1, n / 2, n - 1, n };
+
+		for (w = 1; w < nw; w++) {
+			for (j = 0; j < sizeof(splits) / sizeof(splits[0]); j++) {
+				/* the run ends SPLITS[j] bits into word W */
+				uint64_t first = w * 64 + splits[j] - n, b;
+
+				if (first + n > m.n || n > w * 64 + splits[j])
+					continue;
+				for (b = 0; b < nw; b++)
+					m.bm.words[b] = UINT64_MAX;
+				for (b = first; b < first + n; b++)
+					m.bm.words[b / 64] &= ~(UINT64_C(1) << (b % 64));
+				hide_all(&m);
+				ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, n, 1, 0, m.n - 1, 0, &got),
+						 0);
+				ck_assert_msg(got == first, "n %lu first %lu: got %lu",
+					      (unsigned long)n, (unsigned long)first,
+					      (unsigned long)got);
+				if (n == 1)
+					continue;
+				/* the claim set the run: clear all of it but its first bit */
+				for (b = first + 1; b < first + n; b++)
+					m.bm.words[b / 64] &= ~(UINT64_C(1) << (b % 64));
+				hide_all(&m);
+				ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, n, 1, 0, m.n - 1, 0, &got),
+						 -ENOSPC);
+			}
+		}
+	}
+	model_free(&m);
+}
+END_TEST
+
 START_TEST(test_run_across_boundary)
 {
 	struct model m;
@@ -825,6 +887,7 @@ static Suite *bitmap_suite(void)
 	tcase_add_loop_test(tc, test_fill_exact, 0, nsizes);
 	tcase_add_test(tc, test_bad_args);
 	tcase_add_test(tc, test_run_across_boundary);
+	tcase_add_test(tc, test_definitive_pass);
 	tcase_add_test(tc, test_stale_summary_heals);
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_test(tc, test_threads_witness);
