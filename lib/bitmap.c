@@ -1070,11 +1070,11 @@ static uint64_t run_scan_word(struct run_scan *rs, const struct nb_bitmap *bm, u
  * instructions per word, and a branch per block: the pool of 2^20 bits
  * at 99% with no run goes by in about 16384 loads.
  */
-static uint64_t run_skip_blocks(struct run_scan *rs, const struct nb_bitmap *bm, uint64_t w,
-				uint64_t end)
+static inline __attribute__((always_inline)) uint64_t
+run_skip_blocks_by(struct run_scan *rs, const struct nb_bitmap *bm, uint64_t w, uint64_t end,
+		   unsigned int s0, unsigned int s1)
 {
 	const uint64_t *words = bm->words;
-	unsigned int s0 = rs->n >= 2, s1 = rs->n >= 4 ? 2 : rs->n == 3;
 	uint64_t nprev = ~word_load(&words[w - 1]), nx = nprev;
 
 	for (; w + IX_FAN - 1 <= end; w += IX_FAN) {
@@ -1095,6 +1095,15 @@ static uint64_t run_skip_blocks(struct run_scan *rs, const struct nb_bitmap *bm,
 		rs->carry = (uint64_t)__builtin_clzll(~nx | 1);
 	}
 	return w;
+}
+
+static uint64_t run_skip_blocks(struct run_scan *rs, const struct nb_bitmap *bm, uint64_t w,
+				uint64_t end)
+{
+	/* constant shifts for the common case: a shift by %cl is slow on some cores */
+	if (rs->n >= 4)
+		return run_skip_blocks_by(rs, bm, w, end, 1, 2);
+	return run_skip_blocks_by(rs, bm, w, end, rs->n >= 2, rs->n == 3);
 }
 
 /*
