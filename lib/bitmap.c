@@ -63,8 +63,8 @@
 
 #define FULL UINT64_MAX
 #define CURSOR_WORDS 8
-#define IX_FAN 8	/* children per run index node */
-#define IX_SHIFT 3	/* log2(IX_FAN) */
+#define IX_FAN (1 << NB_IX_SHIFT)	/* children per run index node */
+#define IX_SHIFT NB_IX_SHIFT	/* log2(IX_FAN) */
 
 static inline uint64_t word_load(const uint64_t *p)
 {
@@ -384,8 +384,8 @@ static uint64_t claim_scan(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
 	return NB_NONE;
 }
 
-int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
-			uint64_t *bit)
+int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
+			     uint64_t *bit)
 {
 	uint64_t b;
 
@@ -467,7 +467,7 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  */
 #define IX_SAT UINT64_C(0xffff)
 #define IX_VALS ((UINT64_C(1) << 48) - 1)
-#define IX_VALID (UINT64_C(1) << 48)
+#define IX_VALID NB_IX_VALID
 #define IX_SEQ (UINT64_C(1) << 49)
 
 struct ixv {
@@ -771,7 +771,12 @@ int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit)
 	return claim_mask(bm, bit / 64, bit_of(bit));
 }
 
-int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit)
+void nb_bitmap_released(struct nb_bitmap *bm, uint64_t w)
+{
+	ix_released(bm, w, w);
+}
+
+int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
 {
 	int r;
 
@@ -1283,18 +1288,6 @@ int nb_bitmap_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64
 	return r;
 }
 
-uint64_t nb_bitmap_cursor(const struct nb_bitmap *bm)
-{
-	uint64_t c = word_load(bm->cursor);
-
-	return c < bm->nbits ? c : 0;	/* never trust the segment */
-}
-
-void nb_bitmap_set_cursor(struct nb_bitmap *bm, uint64_t bit)
-{
-	if (word_load(bm->cursor) != bit)
-		uatomic_set(bm->cursor, bit);
-}
 
 /*
  * Growth. A growable area is laid out for a maximum MAXBITS fixed at
