@@ -15,8 +15,11 @@
  *
  * numballoc pools are real named shared-memory segments made with
  * numballoc_open(); the baselines live in MAP_SHARED anonymous memory.
- * Two-process figures fork two children that open the pool again (a new
- * handle each) and run together; their figure is wall time / total pairs.
+ * Two-process figures fork children that open the pool again (a new
+ * handle each): in each run one child alone, then two together, so that
+ * both figures are taken the same way and at nearly the same moment; the
+ * scale (throughput of two / throughput of one) is the median of the
+ * runs' own ratios, from the slower child's CPU time.
  */
 #include "config.h"
 
@@ -562,9 +565,56 @@ static void duo_child(struct duo *d, int who, struct pool *p, uint32_t *held, ui
 	_exit(0);
 }
 
-/* Two processes, ITERS pairs each: wall ns per pair (both together) per run into F. */
-static void measure_duo(struct fig *f, double *wall, enum eng e, const struct fill *fl,
-			uint64_t cap, unsigned int policy, uint64_t iters)
+/*
+ * NPROC forked processes (1 or 2) at once, ITERS pairs each, on P, child
+ * WHO freeing from HELD[WHO]. Returns the slower child's CPU ns per pair
+ * of all of them together; *WALL gets the wall ns per pair.
+ */
+static double duo_round(struct duo *d, struct pool *p, uint32_t **held, uint64_t iters,
+			int nproc, double *wall)
+{
+	pid_t pid[2];
+	uint64_t cpu, t0, t1;
+	int who;
+
+	d->ready = 0;
+	d->go = 0;
+	for (who = 0; who < nproc; who++) {
+		pid[who] = fork();
+		if (pid[who] < 0)
+			die("fork: %s", strerror(errno));
+		if (pid[who] == 0)
+			duo_child(d, who, p, held[who], iters);
+	}
+	while (__atomic_load_n(&d->ready, __ATOMIC_ACQUIRE) < nproc)
+		usleep(100);
+	__atomic_store_n(&d->go, 1, __ATOMIC_RELEASE);
+	for (who = 0; who < nproc; who++)
+		waitpid(pid[who], NULL, 0);
+	cpu = d->cpu[0];
+	t0 = d->t0[0];
+	t1 = d->t1[0];
+	if (nproc == 2) {
+		cpu = cpu > d->cpu[1] ? cpu : d->cpu[1];
+		t0 = t0 < d->t0[1] ? t0 : d->t0[1];
+		t1 = t1 > d->t1[1] ? t1 : d->t1[1];
+	}
+	*wall = (double)(t1 - t0) / (double)((uint64_t)nproc * iters);
+	return (double)cpu / (double)((uint64_t)nproc * iters);
+}
+
+/*
+ * One process, then two, in turn, each run: ITERS pairs per process, in
+ * forked children that open the same named pool (the one-process figure
+ * is taken the same way as the two-process one, and at nearly the same
+ * moment, so that a shared machine's swings fall on both). F1 and F2 get
+ * the ns per pair; SCALE[run] the throughput of two over that of one in
+ * that run, from the slower child's CPU time; WALL[run] the same from
+ * wall time.
+ */
+static void measure_duo(struct fig *f1, struct fig *f2, double *scale, double *wall,
+			enum eng e, const struct fill *fl, uint64_t cap, unsigned int policy,
+			uint64_t iters)
 {
 	struct pool p;
 	struct duo *d = shared(sizeof(*d));
@@ -579,32 +629,18 @@ static void measure_duo(struct fig *f, double *wall, enum eng e, const struct fi
 	for (i = 0; i < fl->n; i++)
 		held[i % 2][d->nheld[i % 2]++] = fl->ids[i];
 	for (run = 0; run < opt.runs; run++) {
-		pid_t pid[2];
+		double w1, w2, one = duo_round(d, &p, held, iters, 1, &w1);
+		double two = duo_round(d, &p, held, iters, 2, &w2);
 
-		d->ready = 0;
-		d->go = 0;
-		for (who = 0; who < 2; who++) {
-			pid[who] = fork();
-			if (pid[who] < 0)
-				die("fork: %s", strerror(errno));
-			if (pid[who] == 0)
-				duo_child(d, who, &p, held[who], iters);
-		}
-		while (__atomic_load_n(&d->ready, __ATOMIC_ACQUIRE) < 2)
-			usleep(100);
-		__atomic_store_n(&d->go, 1, __ATOMIC_RELEASE);
-		for (who = 0; who < 2; who++)
-			waitpid(pid[who], NULL, 0);
-		/* both at once: the slower one's CPU time (wall time beside it) */
-		fig_add(f, e, (double)(d->cpu[0] > d->cpu[1] ? d->cpu[0] : d->cpu[1]) /
-				      (double)(2 * iters));
-		if (e == E_NB)
-			wall[run] = (double)((d->t1[0] > d->t1[1] ? d->t1[0] : d->t1[1]) -
-					     (d->t0[0] < d->t0[1] ? d->t0[0] : d->t0[1])) /
-				    (double)(2 * iters);
+		fig_add(f1, e, one);
+		fig_add(f2, e, two);
+		if (scale)
+			scale[run] = one / two;
+		if (wall)
+			wall[run] = w1 / w2;
 	}
 	if (d->bad) {
-		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " failed operations\n", f->name,
+		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " failed operations\n", f2->name,
 			d->bad);
 		wrong++;
 	}
@@ -619,9 +655,6 @@ static const double pair_fills[] = { 0, 50, 90, 99, 99.9, -1 };
 #define NPAIR_FILLS (sizeof(pair_fills) / sizeof(pair_fills[0]))
 static const double duo_fills[] = { 0, 90, 99, 99.9 };
 #define NDUO_FILLS (sizeof(duo_fills) / sizeof(duo_fills[0]))
-
-/* The one-process medians, per policy and fill (the last: the 64-ID pool). */
-static double one_ns[3][NDUO_FILLS + 1][NENG];
 
 static void bench_pairs(void)
 {
@@ -656,7 +689,7 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot)
 	struct fill fl;
 	enum eng e;
 	char lab[16];
-	double wall[MAXRUNS];
+	double scale[NENG][MAXRUNS], wall[MAXRUNS], med[NENG], lo, hi;
 
 	memset(&f1, 0, sizeof(f1));
 	memset(&f2, 0, sizeof(f2));
@@ -670,24 +703,26 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot)
 		return;
 	fill_random(&fl, cap, fill_count(pct, cap), 77 + (uint64_t)slot);
 	for (e = 0; e < NENG; e++) {
+		struct fig cal;
 		uint64_t iters;
+		double ns;
 
-		one_ns[pol][slot][e] = measure_pairs(&f1, e, &fl, cap, pol);
-		iters = (uint64_t)(opt.run_ns / (one_ns[pol][slot][e] > 1 ? one_ns[pol][slot][e] : 1));
+		/* iterations for about opt.run_ns per process, from a one-process look */
+		memset(&cal, 0, sizeof(cal));
+		ns = measure_pairs(&cal, e, &fl, cap, pol);
+		iters = (uint64_t)(opt.run_ns / (ns > 1 ? ns : 1));
 		if (iters < 64)
 			iters = 64;
-		measure_duo(&f2, wall, e, &fl, cap, pol, iters);
+		measure_duo(&f1, &f2, scale[e], e == E_NB ? wall : NULL, e, &fl, cap, pol, iters);
+		med[e] = median(scale[e], f2.n[e], e == E_NB ? &lo : NULL, e == E_NB ? &hi : NULL);
 	}
 	snprintf(f2.extra, sizeof(f2.extra),
-		 "wall_ns=%.1f one_ns=%.1f scale=%.2f mutex_scale=%.2f hint_scale=%.2f",
-		 median(wall, f2.n[E_NB], NULL, NULL), one_ns[pol][slot][E_NB],
-		 one_ns[pol][slot][E_NB] / fig_median(&f2, E_NB),
-		 one_ns[pol][slot][E_MX] / fig_median(&f2, E_MX),
-		 one_ns[pol][slot][E_HB] / fig_median(&f2, E_HB));
-	snprintf(f2.note, sizeof(f2.note), "x1: %.2f (mutex %.2f, hint %.2f)",
-		 one_ns[pol][slot][E_NB] / fig_median(&f2, E_NB),
-		 one_ns[pol][slot][E_MX] / fig_median(&f2, E_MX),
-		 one_ns[pol][slot][E_HB] / fig_median(&f2, E_HB));
+		 "scale=%.2f scale_min=%.2f scale_max=%.2f wall_scale=%.2f mutex_scale=%.2f "
+		 "hint_scale=%.2f",
+		 med[E_NB], lo, hi,
+		 median(wall, f2.n[E_NB], NULL, NULL), med[E_MX], med[E_HB]);
+	snprintf(f2.note, sizeof(f2.note), "x1: %.2f (mutex %.2f, hint %.2f)", med[E_NB],
+		 med[E_MX], med[E_HB]);
 	fig_print(&f1);
 	fig_print(&f2);
 	free(fl.ids);
@@ -697,8 +732,9 @@ static void bench_duo(void)
 {
 	unsigned int pol, fi;
 
-	printf("\n# two processes at once (pair2: ns per pair of both together, from the CPU time of the\n"
-	       "# slower one, wall time in the machine line; x1: throughput of two / throughput of one)\n");
+	printf("\n# one process, then two at once, in turn (pair1: one forked process; pair2: ns per pair\n"
+	       "# of both together, from the CPU time of the slower one; x1: throughput of two / throughput\n"
+	       "# of one, the median of each run's own ratio; wall-time scale in the machine line)\n");
 	for (pol = 0; pol < 3; pol++) {
 		for (fi = 0; fi < NDUO_FILLS; fi++)
 			duo_one(pol, duo_fills[fi], opt.cap, (int)fi);
