@@ -116,18 +116,21 @@ static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_
 				      uint64_t start, uint64_t *bit)
 {
 	/*
-	 * A clear bit at or after START in its word, the word not the last
-	 * of the range (so no bit of it is beyond HI or beyond the pool): a
-	 * claim that stays on its start word writes no summary (lazy
+	 * A clear bit at or after START in its word, inside the range and the
+	 * pool: a claim that stays on its start word writes no summary (lazy
 	 * clearing, bitmap.c).
 	 */
-	if (lo <= start && start / 64 < hi / 64 && hi < bm->nbits) {
-		uint64_t *p = &bm->words[start / 64];
-		uint64_t old = uatomic_read(p), m = ~old & (UINT64_MAX << (start % 64));
+	if (lo <= start && start <= hi && hi < bm->nbits) {
+		uint64_t w = start / 64, *p = &bm->words[w], old = uatomic_read(p);
+		uint64_t m = ~old & (UINT64_MAX << (start % 64));
 
+		if (w == hi / 64)
+			m &= UINT64_MAX >> (63 - hi % 64);
+		if (w == bm->nwords - 1)
+			m &= bm->lastmask;
 		m &= -m;
 		if (m && uatomic_cmpxchg(p, old, old | m) == old) {
-			*bit = start / 64 * 64 + (uint64_t)__builtin_ctzll(m);
+			*bit = w * 64 + (uint64_t)__builtin_ctzll(m);
 			return 0;
 		}
 	}
@@ -136,15 +139,14 @@ static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_
 
 static inline int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit)
 {
-	/*
-	 * BIT set in a word that is not full (so its summary bit needs no
-	 * setting) and not the pool's last (no bits beyond the pool).
-	 */
-	if (bit / 64 < bm->nwords - 1) {
+	/* BIT set in a word that is not full: its summary bit needs no setting */
+	if (bit < bm->nbits) {
 		uint64_t w = bit / 64, *p = &bm->words[w], b = UINT64_C(1) << (bit % 64);
 		uint64_t old = uatomic_read(p);
+		uint64_t beyond = w == bm->nwords - 1 ? ~bm->lastmask : 0;
 
-		if ((old & b) && old != UINT64_MAX && uatomic_cmpxchg(p, old, old & ~b) == old) {
+		if ((old & b) && (old | beyond) != UINT64_MAX &&
+		    uatomic_cmpxchg(p, old, old & ~b) == old) {
 			/* an unknown run index entry: a load, no more */
 			if (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID)
 				nb_bitmap_released(bm, w);
