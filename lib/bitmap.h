@@ -116,9 +116,9 @@ static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_
 				      uint64_t start, uint64_t *bit)
 {
 	/*
-	 * A clear bit at or after START in its word, inside the range and the
-	 * pool: a claim that stays on its start word writes no summary (lazy
-	 * clearing, bitmap.c).
+	 * A clear bit at or after START in its word, at most HI (which keeps
+	 * it inside the pool: the pool's last word is HI's word): a claim that
+	 * stays on its start word writes no summary (lazy clearing, bitmap.c).
 	 */
 	if (lo <= start && start <= hi && hi < bm->nbits) {
 		uint64_t w = start / 64, *p = &bm->words[w], old = uatomic_read(p);
@@ -126,8 +126,6 @@ static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_
 
 		if (w == hi / 64)
 			m &= UINT64_MAX >> (63 - hi % 64);
-		if (w == bm->nwords - 1)
-			m &= bm->lastmask;
 		m &= -m;
 		if (m && uatomic_cmpxchg(p, old, old | m) == old) {
 			*bit = w * 64 + (uint64_t)__builtin_ctzll(m);
