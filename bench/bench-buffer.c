@@ -21,7 +21,8 @@
  * that size existed, checked by counting on each failure; with two
  * threads the count comes after the fact and may see a later free), and two
  * threads sharing one buffer against one thread (the same operations
- * split in two, wall time).
+ * split in two, wall time): one thread then two in each of 5 rounds, the
+ * medians, and the median of the rounds' own ratios.
  *
  * Pages: 2^16 pages of 64 bytes over private memory, runs of 1, 8 and 64
  * pages aligned to their size, filled to 50% (then 99%) of the pages, then
@@ -149,21 +150,27 @@ static int bb_open(struct numballoc_buf **b)
 	return numballoc_buf_open(NULL, &o, b);
 }
 
+/* What one run gives. */
+struct bb_result {
+	double cpu, wall;		/* ns per operation */
+	double live, frag;		/* end live fraction, free/largest-free */
+	uint64_t fails, false_fails;
+};
+
 /* NTHREADS threads share one buffer filled to PCT%; OPS operations in all. */
-static void bb_run(int pct, int nthreads, uint64_t ops)
+static int bb_run(int pct, int nthreads, uint64_t ops, struct bb_result *res)
 {
 	struct bb_thread t[2];
 	struct numballoc_buf_stat st;
 	struct numballoc_buf *b;
 	pthread_t th[2];
-	uint64_t fails = 0, ffails = 0, live = 0;
-	double w0, wall, cpu = 0;
+	uint64_t live = 0;
+	double w0;
 	int i;
 
-	if (bb_open(&b) < 0) {
-		printf("buffer: open failed\n");
-		return;
-	}
+	if (bb_open(&b) < 0)
+		return -1;
+	memset(res, 0, sizeof(*res));
 	for (i = 0; i < nthreads; i++) {
 		memset(&t[i], 0, sizeof(t[i]));
 		t[i].b = b;
@@ -181,23 +188,77 @@ static void bb_run(int pct, int nthreads, uint64_t ops)
 		pthread_create(&th[i], NULL, bb_mixed, &t[i]);
 	for (i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
-	wall = bb_clock(CLOCK_MONOTONIC) - w0;
+	res->wall = (bb_clock(CLOCK_MONOTONIC) - w0) / (double)ops;
 	for (i = 0; i < nthreads; i++) {
-		cpu += t[i].cpu_ns;
-		fails += t[i].fails;
-		ffails += t[i].false_fails;
+		res->cpu += t[i].cpu_ns / (double)ops;
+		res->fails += t[i].fails;
+		res->false_fails += t[i].false_fails;
 		live += t[i].live_units;
 		free(t[i].live);
 	}
 	numballoc_buf_stat(b, &st);
-	printf("buffer %2d%% live, %d thread%s: %7.1f ns/op cpu, %7.1f ns/op wall, %.2f Mops/s; "
-	       "end live %4.1f%%, free/largest-free %.2f, failures %ju (false %ju%s)\n",
-	       pct, nthreads, nthreads > 1 ? "s" : " ", cpu / (double)ops,
-	       wall / (double)ops, (double)ops / wall * 1e3, 100.0 * (double)live / BUF_UNITS,
-	       st.largest_free ? (double)st.free_size / (double)st.largest_free : 0.0,
-	       (uintmax_t)fails, (uintmax_t)ffails,
-	       nthreads > 1 ? ", counted after the fact: the other thread may free meanwhile" : "");
+	res->live = (double)live / BUF_UNITS;
+	res->frag = st.largest_free ? (double)st.free_size / (double)st.largest_free : 0.0;
 	numballoc_buf_close(b);
+	return 0;
+}
+
+static int bb_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of V[0..N-1] (N >= 1); V is sorted. */
+static double bb_median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), bb_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define BB_ROUNDS 5
+
+/*
+ * ROUNDS rounds at PCT% live: one thread, then two, each round, so that a
+ * shared machine's swings fall on both alike. Prints the medians, and the
+ * two threads' throughput over one thread's as the median of the rounds'
+ * own ratios (wall time), with the lowest and highest.
+ */
+static void bb_level(int pct, int rounds, uint64_t ops)
+{
+	double cpu1[BB_ROUNDS], wall1[BB_ROUNDS], cpu2[BB_ROUNDS], wall2[BB_ROUNDS];
+	double scale[BB_ROUNDS], lo, hi;
+	struct bb_result r1, r2;
+	uint64_t fails = 0, ffails = 0;
+	int k;
+
+	for (k = 0; k < rounds; k++) {
+		if (bb_run(pct, 1, ops, &r1) < 0 || bb_run(pct, 2, ops, &r2) < 0) {
+			printf("buffer: open failed\n");
+			return;
+		}
+		cpu1[k] = r1.cpu;
+		wall1[k] = r1.wall;
+		cpu2[k] = r2.cpu;
+		wall2[k] = r2.wall;
+		scale[k] = r1.wall / r2.wall;
+		fails += r1.fails + r2.fails;
+		ffails += r1.false_fails + r2.false_fails;
+	}
+	printf("buffer %2d%% live, 1 thread :   %7.1f ns/op cpu, %7.1f ns/op wall; end live %4.1f%%, "
+	       "free/largest-free %.2f\n",
+	       pct, bb_median(cpu1, rounds), bb_median(wall1, rounds), 100.0 * r1.live, r1.frag);
+	printf("buffer %2d%% live, 2 threads:   %7.1f ns/op cpu, %7.1f ns/op wall; end live %4.1f%%, "
+	       "free/largest-free %.2f\n",
+	       pct, bb_median(cpu2, rounds), bb_median(wall2, rounds), 100.0 * r2.live, r2.frag);
+	bb_median(scale, rounds);
+	lo = scale[0];
+	hi = scale[rounds - 1];
+	printf("buffer %2d%% live, 2 threads / 1 thread (wall): %.2f (%.2f-%.2f over %d rounds); "
+	       "failures %ju (false %ju; with two threads counted after the fact: the other may "
+	       "free meanwhile)\n",
+	       pct, bb_median(scale, rounds), lo, hi, rounds, (uintmax_t)fails, (uintmax_t)ffails);
 }
 
 /* Pages: runs of N pages aligned to N, the arena filled to PCT%, then free+alloc pairs. */
@@ -253,12 +314,11 @@ void bench_buffer(int quick)
 	size_t i, j;
 
 	printf("# offset buffer: 2^20 units, sizes log-uniform 1..256, %ju mixed ops held at the\n"
-	       "# level (fair coin: alloc, or free a random live one, while within 1%% of it)\n",
-	       (uintmax_t)ops);
-	for (i = 0; i < 2; i++) {
-		bb_run(pcts[i], 1, ops);
-		bb_run(pcts[i], 2, ops);
-	}
+	       "# level (fair coin: alloc, or free a random live one, while within 1%% of it);\n"
+	       "# one thread then two, %d rounds, medians\n",
+	       (uintmax_t)ops, quick ? 1 : BB_ROUNDS);
+	for (i = 0; i < 2; i++)
+		bb_level(pcts[i], quick ? 1 : BB_ROUNDS, ops);
 	printf("# pages: 2^16 pages, runs aligned to their size, %ju free+alloc pairs\n",
 	       (uintmax_t)(ops / 2));
 	for (i = 0; i < 3; i++)
