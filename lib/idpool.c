@@ -192,7 +192,8 @@ static unsigned int hint_slot(const struct numballoc *p)
 }
 
 /* Claim one bit in [lo, hi] (bit numbers) by the pool's policy. */
-static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *bit)
+static inline __attribute__((always_inline)) int claim_by_policy(struct numballoc *p, uint64_t lo,
+								  uint64_t hi, uint64_t *bit)
 {
 	uint64_t start = lo;
 	unsigned int slot = 0;
@@ -233,7 +234,7 @@ static int alloc_bits(struct numballoc *pool, uint64_t lo, uint64_t hi, uint64_t
 	int r;
 
 	r = claim_by_policy(pool, lo, hi, &bit);
-	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
+	if (__builtin_expect(r == -ENOSPC, 0) && nb_owners_reclaim_on_full(pool) > 0)
 		r = claim_by_policy(pool, lo, hi, &bit);
 	if (r < 0)
 		return r;
