@@ -210,7 +210,7 @@ static int bb_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The median of V[0..N-1] (N >= 1); V is sorted. */
+/* The median of V[0..N-1] (N >= 1); sorts V, so V[0] and V[N-1] are then the extremes. */
 static double bb_median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), bb_cmp);
@@ -228,7 +228,7 @@ static double bb_median(double *v, int n)
 static void bb_level(int pct, int rounds, uint64_t ops)
 {
 	double cpu1[BB_ROUNDS], wall1[BB_ROUNDS], cpu2[BB_ROUNDS], wall2[BB_ROUNDS];
-	double scale[BB_ROUNDS], lo, hi;
+	double scale[BB_ROUNDS], med;
 	struct bb_result r1, r2;
 	uint64_t fails = 0, ffails = 0;
 	int k;
@@ -252,13 +252,11 @@ static void bb_level(int pct, int rounds, uint64_t ops)
 	printf("buffer %2d%% live, 2 threads:   %7.1f ns/op cpu, %7.1f ns/op wall; end live %4.1f%%, "
 	       "free/largest-free %.2f\n",
 	       pct, bb_median(cpu2, rounds), bb_median(wall2, rounds), 100.0 * r2.live, r2.frag);
-	bb_median(scale, rounds);
-	lo = scale[0];
-	hi = scale[rounds - 1];
+	med = bb_median(scale, rounds);
 	printf("buffer %2d%% live, 2 threads / 1 thread (wall): %.2f (%.2f-%.2f over %d rounds); "
 	       "failures %ju (false %ju; with two threads counted after the fact: the other may "
 	       "free meanwhile)\n",
-	       pct, bb_median(scale, rounds), lo, hi, rounds, (uintmax_t)fails, (uintmax_t)ffails);
+	       pct, med, scale[0], scale[rounds - 1], rounds, (uintmax_t)fails, (uintmax_t)ffails);
 }
 
 /* Pages: runs of N pages aligned to N, the arena filled to PCT%, then free+alloc pairs. */

@@ -609,8 +609,8 @@ static double duo_round(struct duo *d, struct pool *p, uint32_t **held, uint64_t
  * is taken the same way as the two-process one, and at nearly the same
  * moment, so that a shared machine's swings fall on both). F1 and F2 get
  * the ns per pair; SCALE[run] the throughput of two over that of one in
- * that run, from the slower child's CPU time; WALL[run] the same from
- * wall time.
+ * that run, from the slower child's CPU time; WALL[run], unless WALL is
+ * NULL, the same from wall time.
  */
 static void measure_duo(struct fig *f1, struct fig *f2, double *scale, double *wall,
 			enum eng e, const struct fill *fl, uint64_t cap, unsigned int policy,
@@ -634,8 +634,7 @@ static void measure_duo(struct fig *f1, struct fig *f2, double *scale, double *w
 
 		fig_add(f1, e, one);
 		fig_add(f2, e, two);
-		if (scale)
-			scale[run] = one / two;
+		scale[run] = one / two;
 		if (wall)
 			wall[run] = w1 / w2;
 	}
