@@ -47,6 +47,9 @@ static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_
 				      uint64_t start, uint64_t *bit);
 int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
 			     uint64_t *bit);
+/* Its start word alone, with no call: 1 and *BIT if claimed there, else 0. */
+static inline int nb_bitmap_claim_start(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
+					uint64_t start, uint64_t *bit);
 /* Claim BIT: -EEXIST if it is set. */
 int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit);
 /* Claim N bits [first, first+N) with first % ALIGN == 0, inside [lo, hi], first fit from START. */
@@ -112,14 +115,17 @@ uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm);
 #define NB_IX_VALID (UINT64_C(1) << 48)	/* a run index entry is known (bitmap.c) */
 #define NB_IX_SHIFT 3			/* words per level 1 index entry: 1 << NB_IX_SHIFT */
 
-static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
-				      uint64_t start, uint64_t *bit)
+/*
+ * The start word of claim_any alone: a clear bit at or after START in its
+ * word, at most HI (which keeps it inside the pool: the pool's last word
+ * is HI's word). 1 and *BIT when claimed; 0 when the word has none or the
+ * CAS lost: the caller goes on with nb_bitmap_claim_any_slow(). A claim
+ * that stays on its start word writes no summary (lazy clearing,
+ * bitmap.c). It makes no call, so a caller's fast path saves no registers.
+ */
+static inline int nb_bitmap_claim_start(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
+					uint64_t start, uint64_t *bit)
 {
-	/*
-	 * A clear bit at or after START in its word, at most HI (which keeps
-	 * it inside the pool: the pool's last word is HI's word): a claim that
-	 * stays on its start word writes no summary (lazy clearing, bitmap.c).
-	 */
 	if (lo <= start && start <= hi && hi < bm->nbits) {
 		uint64_t w = start / 64, *p = &bm->words[w], old = uatomic_read(p);
 		uint64_t m = ~old & (UINT64_MAX << (start % 64));
@@ -129,9 +135,17 @@ static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_
 		m &= -m;
 		if (m && uatomic_cmpxchg(p, old, old | m) == old) {
 			*bit = w * 64 + (uint64_t)__builtin_ctzll(m);
-			return 0;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
+				      uint64_t start, uint64_t *bit)
+{
+	if (nb_bitmap_claim_start(bm, lo, hi, start, bit))
+		return 0;
 	return nb_bitmap_claim_any_slow(bm, lo, hi, start, bit);
 }
 

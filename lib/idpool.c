@@ -154,6 +154,7 @@ static NB_TLS struct {
 	uint64_t bit;
 } hints[HINTS];
 static NB_TLS unsigned int hint_next;
+static NB_TLS unsigned int hint_last;	/* the slot found last (< HINTS): looked at first */
 
 static uint64_t mix64(uint64_t x)
 {
@@ -179,8 +180,8 @@ static unsigned int hint_slot(const struct numballoc *p)
 
 	for (i = 0; i < HINTS; i++)
 		if (hints[i].key == p->hint_key)
-			return i;
-	i = hint_next++ % HINTS;
+			return hint_last = i;
+	i = hint_last = hint_next++ % HINTS;
 	hints[i].key = p->hint_key;
 	/*
 	 * A first position of this thread's own, spread over the whole pool:
@@ -191,9 +192,46 @@ static unsigned int hint_slot(const struct numballoc *p)
 	return i;
 }
 
+/* After a claim of BIT by the pool's policy: the cyclic cursor or the thread's hint follows. */
+static inline __attribute__((always_inline)) void policy_claimed(struct numballoc *p,
+								  unsigned int slot, uint64_t bit)
+{
+	if (p->policy == NUMBALLOC_CYCLIC)
+		nb_bitmap_set_cursor(&p->bm, bit + 1 < p->capacity ? bit + 1 : 0);
+	else if (p->policy == NUMBALLOC_SPREAD)
+		hints[slot].bit = bit;
+}
+
+/*
+ * The common case of an allocation, with no call in it (so the caller's
+ * fast path saves and restores no registers): a pool without owner
+ * records, a start in a word that has a clear bit after it, and for
+ * SPREAD a thread whose last pool was this one. 1 and *BIT when claimed;
+ * 0: the caller goes on with alloc_bits(), which does it all.
+ */
+static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p, uint64_t lo,
+							     uint64_t hi, uint64_t *bit)
+{
+	unsigned int slot = hint_last;
+	uint64_t start = lo;
+
+	if (p->owners)
+		return 0;
+	if (p->policy == NUMBALLOC_CYCLIC) {
+		start = nb_bitmap_cursor(&p->bm);
+	} else if (p->policy == NUMBALLOC_SPREAD) {
+		if (hints[slot].key != p->hint_key)
+			return 0;
+		start = hints[slot].bit;
+	}
+	if (!nb_bitmap_claim_start(&p->bm, lo, hi, start, bit))
+		return 0;
+	policy_claimed(p, slot, *bit);
+	return 1;
+}
+
 /* Claim one bit in [lo, hi] (bit numbers) by the pool's policy. */
-static inline __attribute__((always_inline)) int claim_by_policy(struct numballoc *p, uint64_t lo,
-								  uint64_t hi, uint64_t *bit)
+static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *bit)
 {
 	uint64_t start = lo;
 	unsigned int slot = 0;
@@ -207,14 +245,12 @@ static inline __attribute__((always_inline)) int claim_by_policy(struct numballo
 		if (start < lo || start > hi)
 			start = lo + mix64(start) % (hi - lo + 1);
 	}
+	/* the engine's whole search: claim_fast() has just found the start word wanting */
 	r = p->owners ? nb_owners_claim_any(p, lo, hi, start, bit)
-		      : nb_bitmap_claim_any(&p->bm, lo, hi, start, bit);
+		      : nb_bitmap_claim_any_slow(&p->bm, lo, hi, start, bit);
 	if (r < 0)
 		return r;
-	if (p->policy == NUMBALLOC_CYCLIC)
-		nb_bitmap_set_cursor(&p->bm, *bit + 1 < p->capacity ? *bit + 1 : 0);
-	else if (p->policy == NUMBALLOC_SPREAD)
-		hints[slot].bit = *bit;
+	policy_claimed(p, slot, *bit);
 	return 0;
 }
 
@@ -227,14 +263,18 @@ static int bit_of_id(const struct numballoc *p, uint64_t id, uint64_t *bit)
 	return 0;
 }
 
-/* Claim a bit of [lo, hi] by policy, reclaiming from dead holders when full. */
-static int alloc_bits(struct numballoc *pool, uint64_t lo, uint64_t hi, uint64_t *id)
+/*
+ * Claim a bit of [lo, hi] by policy, reclaiming from dead holders when
+ * full: the whole path, after claim_fast() said no.
+ */
+static __attribute__((noinline)) int alloc_bits(struct numballoc *pool, uint64_t lo, uint64_t hi,
+						uint64_t *id)
 {
 	uint64_t bit;
 	int r;
 
 	r = claim_by_policy(pool, lo, hi, &bit);
-	if (__builtin_expect(r == -ENOSPC, 0) && nb_owners_reclaim_on_full(pool) > 0)
+	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
 		r = claim_by_policy(pool, lo, hi, &bit);
 	if (r < 0)
 		return r;
@@ -244,16 +284,22 @@ static int alloc_bits(struct numballoc *pool, uint64_t lo, uint64_t hi, uint64_t
 
 NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 {
+	uint64_t bit;
+
 	if (!pool || !id)
 		return -EINVAL;
 	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
+	if (claim_fast(pool, 0, pool->capacity - 1, &bit)) {
+		*id = pool->base + bit;
+		return 0;
+	}
 	return alloc_bits(pool, 0, pool->capacity - 1, id);
 }
 
 NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, uint64_t max,
 					uint64_t *id)
 {
-	uint64_t last, lo, hi;
+	uint64_t last, lo, hi, bit;
 
 	if (!pool || !id || min > max)
 		return -EINVAL;
@@ -262,6 +308,10 @@ NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, ui
 		return -EINVAL;
 	lo = (min < pool->base ? pool->base : min) - pool->base;
 	hi = (max > last ? last : max) - pool->base;
+	if (claim_fast(pool, lo, hi, &bit)) {
+		*id = pool->base + bit;
+		return 0;
+	}
 	return alloc_bits(pool, lo, hi, id);
 }
 
