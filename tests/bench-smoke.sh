@@ -1,12 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# bench-smoke.sh - run numballoc-bench --quick once so that it cannot rot.
-# It checks that the program runs, prints a figure for every scenario with
-# the machine-readable keys, and saw no wrong answer; never its speed.
+# bench-smoke.sh - run numballoc-bench --quick and numballoc-ab once so
+# that they cannot rot. It checks that the programs run, print a figure for
+# every scenario with the machine-readable keys, and saw no wrong answer;
+# never their speed.
 bench="${top_builddir:-.}/bench/numballoc-bench"
+ab="${top_builddir:-.}/bench/numballoc-ab"
+lib="${top_builddir:-.}/lib/.libs/libnumballoc.so"
 out="${TMPDIR:-/tmp}/nbt-$$-bench.out"
 trap 'rm -f "$out"' EXIT
-echo "1..3"
+echo "1..5"
 if "$bench" --quick >"$out" 2>&1; then
 	echo "ok 1 - numballoc-bench --quick exits 0 (no wrong answers)"
 else
@@ -30,4 +33,25 @@ if grep '^name=pair/' "$out" | grep -v 'mutex_ns=0.0 \|hint_ns=0.0 ' | grep -q '
 	echo "ok 3 - baselines measured in the same invocation"
 else
 	echo "not ok 3 - baselines measured in the same invocation"
+fi
+# numballoc-ab: the built library against itself, then a bad argument
+if [ ! -f "$lib" ]; then
+	echo "ok 4 # SKIP no shared library to load ($lib)"
+	echo "ok 5 # SKIP no shared library to load ($lib)"
+	exit 0
+fi
+if "$ab" --rounds 5 --iters 2000 "$lib" "$lib" spread 1free >"$out" 2>&1 &&
+	grep -q '^spread 1free: A [0-9.]* ns, B [0-9.]* ns a pair (medians of 5 rounds); B/A [0-9.]*' "$out"; then
+	echo "ok 4 - numballoc-ab compares a build with itself"
+else
+	echo "not ok 4 - numballoc-ab compares a build with itself"
+	sed 's/^/# /' "$out"
+fi
+if "$ab" "$lib" "$lib" spread 100 >"$out" 2>&1; then
+	echo "not ok 5 - numballoc-ab refuses a fill of 100%"
+elif grep -q '^usage: numballoc-ab' "$out"; then
+	echo "ok 5 - numballoc-ab refuses a fill of 100%"
+else
+	echo "not ok 5 - numballoc-ab refuses a fill of 100% (no usage)"
+	sed 's/^/# /' "$out"
 fi
