@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "numballoc.h"
+#include "bench-util.h"
 
 void bench_buffer(int quick);
 
@@ -58,21 +59,10 @@ struct bb_thread {
 	double cpu_ns;
 };
 
-static uint64_t bb_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * UINT64_C(2685821657736338717);
-}
-
 /* Log-uniform in 1..256: 2^(8u), u uniform in [0, 1]. */
 static uint64_t bb_size(uint64_t *s)
 {
-	double u = (double)(bb_rand(s) >> 11) / 9007199254740992.0;
+	double u = (double)(rnd(s) >> 11) / 9007199254740992.0;
 	uint64_t n = (uint64_t)exp2(u * 8.0);
 
 	return n < 1 ? 1 : n > 256 ? 256 : n;
@@ -113,7 +103,7 @@ static void bb_free_one(struct bb_thread *t)
 
 	if (!t->nlive)
 		return;
-	i = (size_t)(bb_rand(&t->rs) % t->nlive);
+	i = (size_t)(rnd(&t->rs) % t->nlive);
 	numballoc_buf_dealloc(t->b, t->live[i].start, t->live[i].size);
 	t->live_units -= t->live[i].size;
 	t->live[i] = t->live[--t->nlive];
@@ -132,7 +122,7 @@ static void *bb_mixed(void *arg)
 	uint64_t i;
 
 	for (i = 0; i < t->ops; i++) {
-		uint64_t coin = bb_rand(&t->rs) & 1;
+		uint64_t coin = rnd(&t->rs) & 1;
 
 		if (t->live_units < t->lo ? 1 : t->live_units > t->hi ? 0 : coin)
 			bb_alloc_one(t);
@@ -284,7 +274,7 @@ static void bp_run(uint64_t n, int pct, uint64_t pairs)
 	c0 = bb_clock(CLOCK_THREAD_CPUTIME_ID);
 	w0 = bb_clock(CLOCK_MONOTONIC);
 	for (i = 0; i < pairs && nlive; i++) {
-		uint64_t k = bb_rand(&rs) % nlive;
+		uint64_t k = rnd(&rs) % nlive;
 
 		numballoc_pages_free(pa, live[k], n);
 		if (numballoc_pages_alloc(pa, n, n, &live[k]) != 0) {

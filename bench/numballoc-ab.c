@@ -32,9 +32,9 @@
 #include <unistd.h>
 
 #include "numballoc.h"
+#include "bench-util.h"
 
 #define CAP (UINT64_C(1) << 20)
-#define PICK_AHEAD 16	/* as numballoc-bench: picks prefetched 16 pairs early */
 #define MAXROUNDS 201
 
 struct build {
@@ -48,7 +48,6 @@ struct build {
 	struct numballoc *pool;
 	char name[64];
 	uint32_t *held;
-	uint64_t ring[PICK_AHEAD];
 	double ns[MAXROUNDS];
 };
 
@@ -62,30 +61,6 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
 	fputc('\n', stderr);
 	va_end(ap);
 	exit(2);
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * UINT64_C(2685821657736338717);
-}
-
-static inline uint64_t below(uint64_t *s, uint64_t n)
-{
-	return (uint64_t)(((unsigned __int128)rnd(s) * n) >> 64);
-}
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -140,18 +115,14 @@ static void load(struct build *b, unsigned int policy, const uint32_t *ids, uint
 /* ITERS pairs on B's pool; the CPU ns of one pair. */
 static double round_of(struct build *b, uint64_t n, uint64_t iters, uint64_t *seed)
 {
+	struct picks pk;
 	uint64_t i, id, t0;
 
-	for (i = 0; i < PICK_AHEAD; i++) {
-		b->ring[i] = below(seed, n + 1);
-		__builtin_prefetch(&b->held[b->ring[i]], 1);
-	}
+	picks_init(&pk, b->held, n, seed);
 	t0 = cpu_ns();
 	for (i = 0; i < iters; i++) {
-		uint64_t *slot = &b->ring[i % PICK_AHEAD], k = *slot;
+		uint64_t k = pick(&pk, b->held, n, seed);
 
-		*slot = below(seed, n + 1);
-		__builtin_prefetch(&b->held[*slot], 1);
 		if (b->alloc(b->pool, &id) < 0)
 			die("%s: an allocation failed with %" PRIu64 " IDs held", b->path, n);
 		b->held[n] = (uint32_t)id;

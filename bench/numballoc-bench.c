@@ -42,6 +42,7 @@
 #include <urcu/uatomic.h>
 
 #include "baseline.h"
+#include "bench-util.h"
 #include "numballoc.h"
 
 enum eng { E_NB, E_MX, E_HB, NENG };
@@ -70,35 +71,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/*
- * One-process figures count this thread's CPU time, not wall time: on a
- * machine shared with other work, time spent descheduled is not ours.
- */
-static uint64_t cpu_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * UINT64_C(2685821657736338717);
-}
-
-/* Uniform in [0, n) without a division. */
-static inline uint64_t below(uint64_t *s, uint64_t n)
-{
-	return (uint64_t)(((unsigned __int128)rnd(s) * n) >> 64);
 }
 
 __attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
@@ -467,37 +439,6 @@ static void fig_add(struct fig *f, enum eng e, double ns)
 }
 
 /* ------------------------------------------ alloc + free of a held ID */
-
-/*
- * The random picks in the held array, drawn PICK_AHEAD pairs early and
- * prefetched then. The array is megabytes; the allocator's atomic
- * operations are full barriers, so a pick fetched one pair ahead was not
- * there yet and its miss (30 ns and more) was timed as the allocator's.
- */
-#define PICK_AHEAD 16
-
-struct picks {
-	uint64_t ring[PICK_AHEAD];
-	uint64_t i;
-};
-
-static void picks_init(struct picks *pk, const uint32_t *held, uint64_t nheld, uint64_t *seed)
-{
-	for (pk->i = 0; pk->i < PICK_AHEAD; pk->i++) {
-		pk->ring[pk->i] = below(seed, nheld + 1);
-		__builtin_prefetch(&held[pk->ring[pk->i]], 1);
-	}
-}
-
-/* The next pick (an index into HELD[0..NHELD]); draws and prefetches its successor. */
-static inline uint64_t pick(struct picks *pk, const uint32_t *held, uint64_t nheld, uint64_t *seed)
-{
-	uint64_t *slot = &pk->ring[pk->i++ % PICK_AHEAD], k = *slot;
-
-	*slot = below(seed, nheld + 1);
-	__builtin_prefetch(&held[*slot], 1);
-	return k;
-}
 
 /*
  * ITERS times: allocate one ID by the pool's policy, then free a random
