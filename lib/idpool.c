@@ -245,7 +245,7 @@ static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64
 		if (start < lo || start > hi)
 			start = lo + mix64(start) % (hi - lo + 1);
 	}
-	/* the engine's whole search: claim_fast() has just found the start word wanting */
+	/* the engine's whole search (the start word first): claim_fast() did not claim */
 	r = p->owners ? nb_owners_claim_any(p, lo, hi, start, bit)
 		      : nb_bitmap_claim_any_slow(&p->bm, lo, hi, start, bit);
 	if (r < 0)
