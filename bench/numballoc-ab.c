@@ -21,7 +21,6 @@
 #include "config.h"
 
 #include <dlfcn.h>
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>

@@ -282,24 +282,31 @@ static __attribute__((noinline)) int alloc_bits(struct numballoc *pool, uint64_t
 	return 0;
 }
 
-NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
+/* An ID of [lo, hi] (bit numbers): the fast path inline, else alloc_bits(). */
+static inline __attribute__((always_inline)) int alloc_range(struct numballoc *pool, uint64_t lo,
+							      uint64_t hi, uint64_t *id)
 {
 	uint64_t bit;
 
-	if (!pool || !id)
-		return -EINVAL;
-	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
-	if (claim_fast(pool, 0, pool->capacity - 1, &bit)) {
+	if (claim_fast(pool, lo, hi, &bit)) {
 		*id = pool->base + bit;
 		return 0;
 	}
-	return alloc_bits(pool, 0, pool->capacity - 1, id);
+	return alloc_bits(pool, lo, hi, id);
+}
+
+NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
+{
+	if (!pool || !id)
+		return -EINVAL;
+	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
+	return alloc_range(pool, 0, pool->capacity - 1, id);
 }
 
 NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, uint64_t max,
 					uint64_t *id)
 {
-	uint64_t last, lo, hi, bit;
+	uint64_t last, lo, hi;
 
 	if (!pool || !id || min > max)
 		return -EINVAL;
@@ -308,11 +315,7 @@ NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, ui
 		return -EINVAL;
 	lo = (min < pool->base ? pool->base : min) - pool->base;
 	hi = (max > last ? last : max) - pool->base;
-	if (claim_fast(pool, lo, hi, &bit)) {
-		*id = pool->base + bit;
-		return 0;
-	}
-	return alloc_bits(pool, lo, hi, id);
+	return alloc_range(pool, lo, hi, id);
 }
 
 NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id)
