@@ -584,11 +584,14 @@ static double duo_round(struct duo *d, struct pool *p, uint32_t **held, uint64_t
  * moment, so that a shared machine's swings fall on both). F1 and F2 get
  * the ns per pair; SCALE[run] the throughput of two over that of one in
  * that run, from the slower child's CPU time; WALL[run], unless WALL is
- * NULL, the same from wall time.
+ * NULL, the same from wall time. The fill's IDs are dealt to the two
+ * children in turn (both free all over the pool), or with HALVES the lower
+ * half of the pool's to one, the upper half's to the other (each frees in
+ * its own part, as processes that allocate apart do).
  */
 static void measure_duo(struct fig *f1, struct fig *f2, double *scale, double *wall,
 			enum eng e, const struct fill *fl, uint64_t cap, unsigned int policy,
-			uint64_t iters)
+			uint64_t iters, int halves)
 {
 	struct pool p;
 	struct duo *d = shared(sizeof(*d));
@@ -599,9 +602,11 @@ static void measure_duo(struct fig *f1, struct fig *f2, double *scale, double *w
 	pool_create(&p, e, cap, policy);
 	fill_apply(fl, &p);
 	for (who = 0; who < 2; who++)
-		held[who] = shared((fl->n / 2 + 2) * sizeof(uint32_t));
-	for (i = 0; i < fl->n; i++)
-		held[i % 2][d->nheld[i % 2]++] = fl->ids[i];
+		held[who] = shared((fl->n + 2) * sizeof(uint32_t));
+	for (i = 0; i < fl->n; i++) {
+		who = halves ? fl->ids[i] >= cap / 2 : (int)(i % 2);
+		held[who][d->nheld[who]++] = fl->ids[i];
+	}
 	for (run = 0; run < opt.runs; run++) {
 		double w1, w2, one = duo_round(d, &p, held, iters, 1, &w1);
 		double two = duo_round(d, &p, held, iters, 2, &w2);
@@ -620,7 +625,7 @@ static void measure_duo(struct fig *f1, struct fig *f2, double *scale, double *w
 	pool_destroy(&p);
 	munmap(d, sizeof(*d));
 	for (who = 0; who < 2; who++)
-		munmap(held[who], (fl->n / 2 + 2) * sizeof(uint32_t));
+		munmap(held[who], (fl->n + 2) * sizeof(uint32_t));
 }
 
 /* The fills of the pair figures; -1 = a single free ID. */
@@ -656,7 +661,7 @@ static void bench_pairs(void)
 	}
 }
 
-static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot)
+static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int halves)
 {
 	struct fig f1, f2;
 	struct fill fl;
@@ -670,8 +675,10 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot)
 		snprintf(lab, sizeof(lab), "pool64");
 	else
 		fill_label(pct, lab, sizeof(lab));
-	snprintf(f1.name, sizeof(f1.name), "pair1/%s/%s", pol_name[pol], lab);
-	snprintf(f2.name, sizeof(f2.name), "pair2/%s/%s", pol_name[pol], lab);
+	snprintf(f1.name, sizeof(f1.name), "pair1/%s/%s%s", pol_name[pol], lab,
+		 halves ? "/halves" : "");
+	snprintf(f2.name, sizeof(f2.name), "pair2/%s/%s%s", pol_name[pol], lab,
+		 halves ? "/halves" : "");
 	if (skip(f2.name))
 		return;
 	fill_random(&fl, cap, fill_count(pct, cap), 77 + (uint64_t)slot);
@@ -686,7 +693,8 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot)
 		iters = (uint64_t)(opt.run_ns / (ns > 1 ? ns : 1));
 		if (iters < 64)
 			iters = 64;
-		measure_duo(&f1, &f2, scale[e], e == E_NB ? wall : NULL, e, &fl, cap, pol, iters);
+		measure_duo(&f1, &f2, scale[e], e == E_NB ? wall : NULL, e, &fl, cap, pol, iters,
+			    halves);
 		med[e] = median(scale[e], f2.n[e], e == E_NB ? &lo : NULL, e == E_NB ? &hi : NULL);
 	}
 	snprintf(f2.extra, sizeof(f2.extra),
@@ -710,9 +718,12 @@ static void bench_duo(void)
 	       "# of one, the median of each run's own ratio; wall-time scale in the machine line)\n");
 	for (pol = 0; pol < 3; pol++) {
 		for (fi = 0; fi < NDUO_FILLS; fi++)
-			duo_one(pol, duo_fills[fi], opt.cap, (int)fi);
-		duo_one(pol, 0, 64, NDUO_FILLS);
+			duo_one(pol, duo_fills[fi], opt.cap, (int)fi, 0);
+		duo_one(pol, 0, 64, NDUO_FILLS, 0);
 	}
+	/* spread with each process freeing in its own half (0% holds nothing to split) */
+	for (fi = 1; fi < NDUO_FILLS; fi++)
+		duo_one(NUMBALLOC_SPREAD, duo_fills[fi], opt.cap, (int)fi, 1);
 }
 
 /* ------------------------------------------- a new handle's first claim */

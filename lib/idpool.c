@@ -203,6 +203,20 @@ static inline __attribute__((always_inline)) void policy_claimed(struct numballo
 }
 
 /*
+ * After a free of BIT, in a SPREAD pool: this thread's next search starts
+ * there, in a word it has just written and that has a clear bit. Only when
+ * the thread's last spread allocation was from this pool (the slot that
+ * claim_fast() looks at): a free makes no position and moves no other.
+ */
+static inline __attribute__((always_inline)) void policy_freed(struct numballoc *p, uint64_t bit)
+{
+	unsigned int slot = hint_last;
+
+	if (p->policy == NUMBALLOC_SPREAD && hints[slot].key == p->hint_key)
+		hints[slot].bit = bit;
+}
+
+/*
  * The common case of an allocation, with no call in it (so the caller's
  * fast path saves and restores no registers): a pool without owner
  * records, a start in a word that has a clear bit after it, and for
@@ -367,6 +381,8 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
+	/* before the release, which then ends the call (a free of an ID not held moves it too) */
+	policy_freed(pool, bit);
 	if (!pool->owners)	/* the common case, one call shorter */
 		return nb_bitmap_release_bit(&pool->bm, bit);
 	return nb_owners_release(pool, bit, 1);

@@ -97,6 +97,47 @@ START_TEST(test_spread_fills_all)
 }
 END_TEST
 
+/* SPREAD: after a free, the thread's next allocation starts at the freed ID. */
+START_TEST(test_spread_follows_free)
+{
+	struct numballoc *p = private_pool(4096, 7, NUMBALLOC_SPREAD);
+	struct numballoc *q = private_pool(4096, 7, NUMBALLOC_SPREAD);
+	uint64_t id, last = 0, a, b, d, x, i;
+
+	for (i = 0; i < 4096; i++)
+		ck_assert_int_eq(numballoc_alloc(p, &last), 0);
+	/* IDs this far after the last one handed out, going up and wrapping */
+#define AFTER(n) (7 + (last - 7 + (n)) % 4096)
+	a = AFTER(1);		/* what a search from the last one finds first */
+	b = AFTER(2048);
+	d = AFTER(3048);
+	x = AFTER(3500);
+	ck_assert_int_eq(numballoc_free(p, a), 0);
+	ck_assert_int_eq(numballoc_free(p, b), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, b);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, a);
+	/* a free that fails moves nothing */
+	ck_assert_int_eq(numballoc_free(p, 7 + 4096), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+
+	/* a free in another pool leaves this pool's position alone */
+	ck_assert_int_eq(numballoc_free(p, a), 0);
+	ck_assert_int_eq(numballoc_free(p, d), 0);
+	ck_assert_int_eq(numballoc_free(p, b), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, b);		/* a and d free; from b, d comes first */
+	ck_assert_int_eq(numballoc_alloc_id(q, x), 0);
+	ck_assert_int_eq(numballoc_free(q, x), 0);	/* from x, a would come first */
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, d);
+#undef AFTER
+	numballoc_close(q);
+	numballoc_close(p);
+}
+END_TEST
+
 START_TEST(test_alloc_in)
 {
 	struct numballoc *p = private_pool(1000, 100, _i);
@@ -371,6 +412,7 @@ static Suite *idpool_suite(void)
 	tcase_add_test(tc, test_lowest_sequence);
 	tcase_add_test(tc, test_cyclic_reuses_late);
 	tcase_add_test(tc, test_spread_fills_all);
+	tcase_add_test(tc, test_spread_follows_free);
 	tcase_add_loop_test(tc, test_alloc_in, NUMBALLOC_LOWEST, NUMBALLOC_SPREAD + 1);
 	tcase_add_test(tc, test_alloc_id);
 	tcase_add_test(tc, test_blocks);
