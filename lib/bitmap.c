@@ -778,10 +778,25 @@ void nb_bitmap_released(struct nb_bitmap *bm, uint64_t w)
 
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
 {
+	uint64_t w = bit / 64, b = bit_of(bit), old, *s;
 	int r;
 
 	if (bit >= bm->nbits)
 		return -EINVAL;
+	/*
+	 * A full word whose summary bit is set (lazy clearing leaves it so):
+	 * release_mask()'s two looks at the summary in one load each, no call.
+	 */
+	old = word_load(&bm->words[w]);
+	if ((old & b) && (old | ~valid_mask(bm, w)) == FULL && bm->nlevels > 0) {
+		s = &bm->level[1][w / 64];
+		if ((word_load(s) & bit_of(w)) && cas(&bm->words[w], old, old & ~b) == old) {
+			if (!(word_load(s) & bit_of(w)))
+				summary_set(bm, 0, w);	/* a clearer took it meanwhile */
+			ix_released(bm, w, w);
+			return 0;
+		}
+	}
 	r = release_mask(bm, bit / 64, bit_of(bit), 1);
 	if (r == 0)
 		ix_released(bm, bit / 64, bit / 64);

@@ -426,6 +426,94 @@ START_TEST(test_threads_witness)
 END_TEST
 
 /*
+ * A release into a full word whose summary bit is set, against a search
+ * that clears that bit: one thread gives back a bit of full word 0 and
+ * takes one again (its start word, a lazy claim that leaves the summary
+ * bit set); the other searches word 0 from word 1, clearing the summary
+ * bit whenever it finds word 0 full. Whichever order their loads and CAS
+ * take, at each pause word 0 has room only if its summary bit says so.
+ */
+#define SR_ROUNDS 20000
+#define SR_OPS 4
+
+struct sumrace {
+	struct nb_bitmap bm;
+	int bad;
+	pthread_barrier_t go, done;
+};
+
+static void *sumrace_releaser(void *arg)
+{
+	struct sumrace *rc = arg;
+	uint64_t held = 5, bit;	/* claimed with the rest before the start */
+	int round, i;
+
+	for (round = 0; round < SR_ROUNDS; round++) {
+		pthread_barrier_wait(&rc->go);
+		for (i = 0; i < SR_OPS; i++) {
+			if (held == NB_NONE && nb_bitmap_claim_any(&rc->bm, 0, 63, 5, &bit) == 0)
+				held = bit;
+			if (held != NB_NONE && nb_bitmap_release_bit(&rc->bm, held) != 0)
+				__atomic_store_n(&rc->bad, 1, __ATOMIC_SEQ_CST);
+			held = NB_NONE;
+		}
+		pthread_barrier_wait(&rc->done);
+	}
+	return NULL;
+}
+
+static void *sumrace_searcher(void *arg)
+{
+	struct sumrace *rc = arg;
+	uint64_t bit;
+	int round, i;
+
+	for (round = 0; round < SR_ROUNDS; round++) {
+		pthread_barrier_wait(&rc->go);
+		for (i = 0; i < SR_OPS; i++)
+			if (nb_bitmap_claim_any(&rc->bm, 0, 127, 64, &bit) == 0 &&
+			    nb_bitmap_release_bit(&rc->bm, bit) != 0)
+				__atomic_store_n(&rc->bad, 1, __ATOMIC_SEQ_CST);
+		pthread_barrier_wait(&rc->done);
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_release_full_word)
+{
+	struct sumrace rc = { .bad = 0 };
+	pthread_t a, b;
+	void *area;
+	uint64_t i;
+	int round, hidden = 0;
+
+	area = aligned_alloc(64, nb_bitmap_bytes(128));
+	nb_bitmap_attach(&rc.bm, area, 128);
+	nb_bitmap_init(&rc.bm);
+	for (i = 0; i < 128; i++)
+		ck_assert_int_eq(nb_bitmap_claim_bit(&rc.bm, i), 0);
+	ck_assert_int_eq(pthread_barrier_init(&rc.go, NULL, 3), 0);
+	ck_assert_int_eq(pthread_barrier_init(&rc.done, NULL, 3), 0);
+	ck_assert_int_eq(pthread_create(&a, NULL, sumrace_releaser, &rc), 0);
+	ck_assert_int_eq(pthread_create(&b, NULL, sumrace_searcher, &rc), 0);
+	for (round = 0; round < SR_ROUNDS; round++) {
+		pthread_barrier_wait(&rc.go);
+		pthread_barrier_wait(&rc.done);
+		if (rc.bm.words[0] != UINT64_MAX && !(rc.bm.level[1][0] & 1))
+			hidden++;
+	}
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	ck_assert_int_eq(rc.bad, 0);
+	ck_assert_int_eq(hidden, 0);
+	ck_assert_uint_eq(rc.bm.words[1], UINT64_MAX);
+	pthread_barrier_destroy(&rc.go);
+	pthread_barrier_destroy(&rc.done);
+	free(area);
+}
+END_TEST
+
+/*
  * Threads take and give back unaligned runs of 1..80 bits (and single
  * bits) on a 70% full area, a witness per bit, in short rounds. After each
  * round, with every thread waiting, the run index must promise at least
@@ -891,6 +979,7 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_stale_summary_heals);
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_test(tc, test_threads_witness);
+	tcase_add_test(tc, test_threads_release_full_word);
 	tcase_add_test(tc, test_run_index);
 	tcase_add_test(tc, test_threads_runs);
 	tcase_add_loop_test(tc, test_runs_at_fill, 0,
