@@ -797,9 +797,9 @@ int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
 			return 0;
 		}
 	}
-	r = release_mask(bm, bit / 64, bit_of(bit), 1);
+	r = release_mask(bm, w, b, 1);
 	if (r == 0)
-		ix_released(bm, bit / 64, bit / 64);
+		ix_released(bm, w, w);
 	return r;
 }
 
