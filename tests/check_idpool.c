@@ -118,7 +118,7 @@ START_TEST(test_spread_follows_free)
 	ck_assert_uint_eq(id, b);
 	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
 	ck_assert_uint_eq(id, a);
-	/* a free that fails moves nothing */
+	/* an ID outside the pool: refused, and the pool stays full */
 	ck_assert_int_eq(numballoc_free(p, 7 + 4096), -EINVAL);
 	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
 
