@@ -9,7 +9,8 @@
  *				rest of the 64-byte line is padding
  *	8			level 0: the words, count[0] = ceil(nbits / 64);
  *				bit b of the pool is bit b % 64 of word b / 64,
- *				set = allocated
+ *				set = allocated (a spaced bitmap: 8 bits per
+ *				line of 8 words, see "Spaced bitmaps")
  *	8 + count[0]		level 1: bit i set = word i MAY have a clear bit
  *	...			level l: bit i set = word i of level l-1 MAY be non-zero
  *				up to the first level that has one word
@@ -96,7 +97,44 @@ static inline uint64_t mask_to(unsigned int e)
 /* The valid (allocatable) bits of word W. */
 static inline uint64_t valid_mask(const struct nb_bitmap *bm, uint64_t w)
 {
-	return w == bm->nwords - 1 ? bm->lastmask : FULL;
+	if (w & bm->padmask)
+		return 0;
+	return w == bm->lastword ? bm->lastmask : bm->wordmask;
+}
+
+/*
+ * Spaced bitmaps. A small pool packed 64 bits to a word has all its bits on
+ * one or a few cache lines, and two processes that allocate apart still
+ * write the same line. A spaced bitmap puts 8 bits on each line: bit e is
+ * bit e % 8 of word (e / 8) * 8, the line's first word. The other bits of
+ * that word, and the line's other 7 words, are padding: no bit of them is
+ * valid (valid_mask() is 0 or 8 bits), so every claim masks them out and
+ * every count skips them, as it does the bits beyond nbits, and the
+ * summary never marks a padding word (nb_bitmap_init() sets them full).
+ * Inside, the engine works on its words as ever; the public functions take
+ * and return the pool's bits and map them (the map keeps their order, so
+ * "the lowest" and "the next" mean the same). Runs of more than the rest
+ * of a line cross padding, so a spaced bitmap finds runs on a packed copy
+ * of its bits (spaced_claim_run()). The inline paths (bitmap.h) turn a
+ * spaced bitmap away (its fastbits is 0): its own quick paths, out of
+ * line, are nb_bitmap_claim_start_spaced() and the start of
+ * nb_bitmap_release_bit_slow().
+ */
+#define SP_BITS NB_SP_BITS		/* bits per line */
+#define SP_LINE (SP_BITS * 64)		/* internal bits per line */
+
+/* Internal bit number of the pool's bit E. */
+static inline uint64_t sp_in(const struct nb_bitmap *bm, uint64_t e)
+{
+	return bm->spaced ? e / SP_BITS * SP_LINE + e % SP_BITS : e;
+}
+
+/* The pool's bit of the valid internal bit I (NB_NONE stays). */
+static inline uint64_t sp_out(const struct nb_bitmap *bm, uint64_t i)
+{
+	if (!bm->spaced || i == NB_NONE)
+		return i;
+	return i / SP_LINE * SP_BITS + i % SP_BITS;
 }
 
 /* The bits of word W inside [lo, hi]. */
@@ -142,19 +180,36 @@ static int ixlevels_for(uint64_t nwords, uint64_t *count, uint64_t *total)
 	return k;
 }
 
-size_t nb_bitmap_bytes(uint64_t nbits)
+/* Bytes of an area with NWORDS words. */
+static size_t area_bytes(uint64_t nwords)
 {
 	uint64_t count[NB_MAX_LEVELS + 1], ixc[NB_MAX_IX], ixtotal;
 	uint64_t total = CURSOR_WORDS;
 	int n, l;
 
-	n = nlevels_for((nbits + 63) / 64, count);
+	n = nlevels_for(nwords, count);
 	for (l = 0; l <= n; l++)
 		total += count[l];
-	ixlevels_for((nbits + 63) / 64, ixc, &ixtotal);
+	ixlevels_for(nwords, ixc, &ixtotal);
 	total += ixtotal;
 	total = (total + 7) & ~UINT64_C(7);	/* whole cache lines */
 	return total * sizeof(uint64_t);
+}
+
+/* Words of a spaced bitmap of NBITS bits: whole lines. */
+static uint64_t spaced_words(uint64_t nbits)
+{
+	return (nbits + SP_BITS - 1) / SP_BITS * 8;
+}
+
+size_t nb_bitmap_bytes(uint64_t nbits)
+{
+	return area_bytes((nbits + 63) / 64);
+}
+
+size_t nb_bitmap_bytes_spaced(uint64_t nbits)
+{
+	return area_bytes(spaced_words(nbits));
 }
 
 /* Bind BM's run index to the nodes from P, laid out for MAXWORDS words; returns the end. */
@@ -171,16 +226,15 @@ static uint64_t *ix_attach(struct nb_bitmap *bm, uint64_t *p, uint64_t maxwords)
 	return p;
 }
 
-void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
+/* The engine's view of AREA with NWORDS words, all levels sized for them. */
+static void attach_words(struct nb_bitmap *bm, void *area, uint64_t nbits, uint64_t nwords)
 {
 	uint64_t count[NB_MAX_LEVELS + 1];
 	uint64_t *p = area;
 	int l;
 
-	memset(bm, 0, sizeof(*bm));
 	bm->nbits = nbits;
-	bm->nwords = (nbits + 63) / 64;
-	bm->lastmask = nbits % 64 ? mask_to(nbits % 64 - 1) : FULL;
+	bm->nwords = nwords;
 	bm->nlevels = nlevels_for(bm->nwords, count);
 	bm->cursor = p;
 	p += CURSOR_WORDS;
@@ -196,12 +250,45 @@ void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
 	bm->level[0] = bm->words;
 }
 
+void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
+{
+	memset(bm, 0, sizeof(*bm));
+	attach_words(bm, area, nbits, (nbits + 63) / 64);
+	bm->lastmask = nbits % 64 ? mask_to(nbits % 64 - 1) : FULL;
+	bm->lastword = bm->nwords - 1;
+	bm->wordmask = FULL;
+	bm->fastbits = nbits;
+}
+
+void nb_bitmap_attach_spaced(struct nb_bitmap *bm, void *area, uint64_t nbits)
+{
+	memset(bm, 0, sizeof(*bm));
+	attach_words(bm, area, nbits, spaced_words(nbits));
+	bm->lastmask = nbits % SP_BITS ? mask_to(nbits % SP_BITS - 1) : mask_to(SP_BITS - 1);
+	bm->lastword = bm->nwords - 8;
+	bm->wordmask = mask_to(SP_BITS - 1);
+	bm->padmask = 7;
+	bm->spaced = 1;
+}
+
+static int child_has_room(const struct nb_bitmap *bm, int l, uint64_t i);
+
 void nb_bitmap_init(struct nb_bitmap *bm)
 {
 	uint64_t i;
 	int l;
 
-	memset(bm->cursor, 0, nb_bitmap_bytes(bm->nbits));
+	memset(bm->cursor, 0, area_bytes(bm->nwords));
+	if (bm->spaced) {
+		/* padding set, the pool's bits clear; the summary marks the words with room */
+		for (i = 0; i < bm->nwords; i++)
+			bm->words[i] = ~valid_mask(bm, i);
+		for (l = 1; l <= bm->nlevels; l++)
+			for (i = 0; i < bm->count[l - 1]; i++)
+				if (child_has_room(bm, l - 1, i))
+					bm->level[l][i / 64] |= bit_of(i);
+		return;
+	}
 	bm->words[bm->nwords - 1] = ~bm->lastmask;
 	/* Level l has count[l-1] meaningful bits, all set: every word has room. */
 	for (l = 1; l <= bm->nlevels; l++) {
@@ -384,6 +471,25 @@ static uint64_t claim_scan(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
 	return NB_NONE;
 }
 
+/* nb_bitmap_claim_start() for a spaced bitmap: word W holds bits W .. W + 7. */
+int nb_bitmap_claim_start_spaced(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
+				 uint64_t *bit)
+{
+	if (bm->spaced && lo <= start && start <= hi && hi < bm->nbits) {
+		uint64_t w = start / SP_BITS * SP_BITS, *p = &bm->words[w], old = word_load(p);
+		uint64_t m = ~old & (bm->wordmask << (start % SP_BITS)) & bm->wordmask;
+
+		if (w == hi / SP_BITS * SP_BITS)
+			m &= mask_to(hi % SP_BITS);
+		m &= -m;
+		if (m && cas(p, old, old | m) == old) {
+			*bit = w + (uint64_t)__builtin_ctzll(m);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
 			     uint64_t *bit)
 {
@@ -393,6 +499,9 @@ int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uin
 		return -EINVAL;
 	if (start < lo || start > hi)
 		start = lo;
+	lo = sp_in(bm, lo);
+	hi = sp_in(bm, hi);
+	start = sp_in(bm, start);
 	/* The start word first: a caller that stays on its word touches no other line. */
 	b = claim_in_word(bm, start / 64, range_mask(bm, start / 64, start, hi), 1);
 	if (b == NB_NONE && start / 64 < hi / 64)
@@ -405,7 +514,7 @@ int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uin
 		b = claim_scan(bm, lo, start - 1);
 	if (b == NB_NONE)
 		return -ENOSPC;
-	*bit = b;
+	*bit = sp_out(bm, b);
 	return 0;
 }
 
@@ -768,6 +877,7 @@ int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit)
 {
 	if (bit >= bm->nbits)
 		return -EINVAL;
+	bit = sp_in(bm, bit);
 	return claim_mask(bm, bit / 64, bit_of(bit));
 }
 
@@ -778,11 +888,24 @@ void nb_bitmap_released(struct nb_bitmap *bm, uint64_t w)
 
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
 {
-	uint64_t w = bit / 64, b = bit_of(bit), old, *s;
+	uint64_t w, b, old, *s;
 	int r;
 
 	if (bit >= bm->nbits)
 		return -EINVAL;
+	bit = sp_in(bm, bit);
+	w = bit / 64;
+	b = bit_of(bit);
+	if (bm->spaced) {	/* a word that is not full, as nb_bitmap_release_bit() does */
+		uint64_t v = valid_mask(bm, w);
+
+		old = word_load(&bm->words[w]);
+		if ((old & b) && (old & v) != v && cas(&bm->words[w], old, old & ~b) == old) {
+			if (word_load(&bm->ix[1][w >> IX_SHIFT]) & IX_VALID)
+				ix_released(bm, w, w);
+			return 0;
+		}
+	}
 	/*
 	 * A full word whose summary bit is set (lazy clearing leaves it so):
 	 * release_mask()'s two looks at the summary in one load each, no call.
@@ -810,10 +933,12 @@ int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 
 	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
 		return -EINVAL;
-	last = first + n - 1;
+	last = sp_in(bm, first + n - 1);
+	first = sp_in(bm, first);
 	for (w = first / 64; w <= last / 64; w++) {
-		r = claim_mask(bm, w, range_mask(bm, w, first, last));
-		if (r < 0)
+		uint64_t m = range_mask(bm, w, first, last);
+
+		if (m && (r = claim_mask(bm, w, m)) < 0)
 			break;
 	}
 	if (r == 0)
@@ -822,8 +947,12 @@ int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 	if (w > first / 64) {
 		uint64_t w1 = w - 1;
 
-		while (w-- > first / 64)
-			release_mask(bm, w, range_mask(bm, w, first, last), 0);
+		while (w-- > first / 64) {
+			uint64_t m = range_mask(bm, w, first, last);
+
+			if (m)
+				release_mask(bm, w, m, 0);
+		}
 		ix_released(bm, first / 64, w1);
 	}
 	return r;
@@ -836,7 +965,8 @@ int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 
 	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
 		return -EINVAL;
-	last = first + n - 1;
+	last = sp_in(bm, first + n - 1);
+	first = sp_in(bm, first);
 	if (first / 64 == last / 64) {
 		r = release_mask(bm, first / 64, range_mask(bm, first / 64, first, last), 1);
 		if (r == 0)
@@ -850,8 +980,12 @@ int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 			return -ENOENT;
 	}
 	/* All set a moment ago; only a concurrent double free can interfere. */
-	for (w = first / 64; w <= last / 64; w++)
-		release_mask(bm, w, range_mask(bm, w, first, last), 0);
+	for (w = first / 64; w <= last / 64; w++) {
+		uint64_t m = range_mask(bm, w, first, last);
+
+		if (m)
+			release_mask(bm, w, m, 0);
+	}
 	ix_released(bm, first / 64, last / 64);
 	return 0;
 }
@@ -860,6 +994,7 @@ int nb_bitmap_test(const struct nb_bitmap *bm, uint64_t bit)
 {
 	if (bit >= bm->nbits)
 		return -EINVAL;
+	bit = sp_in(bm, bit);
 	return !!(word_load(&bm->words[bit / 64]) & bit_of(bit));
 }
 
@@ -869,13 +1004,14 @@ static uint64_t next_bit(const struct nb_bitmap *bm, uint64_t from, uint64_t fli
 
 	if (from >= bm->nbits)
 		return NB_NONE;
+	from = sp_in(bm, from);
 	for (w = from / 64; w < bm->nwords; w++) {
 		uint64_t x = (word_load(&bm->words[w]) ^ flip) & valid_mask(bm, w);
 
 		if (w == from / 64)
 			x &= mask_from(from % 64);
 		if (x)
-			return w * 64 + (uint64_t)__builtin_ctzll(x);
+			return sp_out(bm, w * 64 + (uint64_t)__builtin_ctzll(x));
 	}
 	return NB_NONE;
 }
@@ -1279,6 +1415,53 @@ static int claim_run_from(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint
 	}
 }
 
+/*
+ * A spaced bitmap's runs: first fit on a packed copy of its bits (at most
+ * NB_SPACED_MAX, 512 bytes), by the definitive pass, then a claim of the
+ * run found; when that loses a race, a new copy. Each retry follows a
+ * change by another claimer, so the whole is lock-free; -ENOSPC comes
+ * from a copy that had no such run.
+ */
+static int spaced_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t lo,
+			    uint64_t hi, uint64_t start, uint64_t *first)
+{
+	uint64_t snap[NB_SPACED_MAX / 64], w, p;
+	struct nb_bitmap view;
+
+	memset(&view, 0, sizeof(view));
+	view.words = snap;
+	view.nbits = bm->nbits;
+	view.nwords = (bm->nbits + 63) / 64;
+	view.lastword = view.nwords - 1;
+	view.lastmask = bm->nbits % 64 ? mask_to(bm->nbits % 64 - 1) : FULL;
+	view.wordmask = FULL;
+	for (;;) {
+		memset(snap, 0, sizeof(snap));
+		for (w = 0; w < bm->nwords; w += 8) {
+			uint64_t x = word_load(&bm->words[w]) | ~valid_mask(bm, w);
+
+			snap[w / 64] |= (x & mask_to(SP_BITS - 1)) << (w / 8 % 8 * SP_BITS);
+		}
+		snap[view.lastword] |= ~view.lastmask;
+		p = NB_NONE;
+		if (n - 1 <= hi - start)
+			p = find_run_words(&view, n, align, start, hi - (n - 1));
+		if (p == NB_NONE && start > lo) {
+			/* runs that begin before START may end after it */
+			uint64_t to = start - 1 < hi - (n - 1) ? start - 1 : hi - (n - 1);
+
+			if (lo <= to)
+				p = find_run_words(&view, n, align, lo, to);
+		}
+		if (p == NB_NONE)
+			return -ENOSPC;
+		if (nb_bitmap_claim_range(bm, p, n) == 0) {
+			*first = p;
+			return 0;
+		}
+	}
+}
+
 int nb_bitmap_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64_t lo,
 			uint64_t hi, uint64_t start, uint64_t *first)
 {
@@ -1292,6 +1475,8 @@ int nb_bitmap_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64
 		return -ENOSPC;
 	if (start < lo || start > hi)
 		start = lo;
+	if (bm->spaced)
+		return spaced_claim_run(bm, n, align, lo, hi, start, first);
 	if (n - 1 <= hi - start)
 		r = claim_run_from(bm, n, align, start, hi - (n - 1), first);
 	if (r == -ENOSPC && start > lo) {
@@ -1360,6 +1545,9 @@ void nb_bitmap_attach_grow(struct nb_bitmap *bm, void *area, uint64_t nbits, uin
 	bm->nbits = nbits;
 	bm->nwords = (nbits + 63) / 64;
 	bm->lastmask = nbits % 64 ? mask_to(nbits % 64 - 1) : FULL;
+	bm->lastword = bm->nwords - 1;
+	bm->wordmask = FULL;
+	bm->fastbits = nbits;
 	bm->nlevels = nlevels_for((maxbits + 63) / 64, count);
 	bm->cursor = p;
 	p += CURSOR_WORDS;
@@ -1420,7 +1608,7 @@ uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm)
 		uint64_t x = word_load(&bm->words[w]) & valid_mask(bm, w);
 
 		if (x)
-			return w * 64 + 63 - (uint64_t)__builtin_clzll(x);
+			return sp_out(bm, w * 64 + 63 - (uint64_t)__builtin_clzll(x));
 	}
 	return NB_NONE;
 }

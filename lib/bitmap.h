@@ -27,7 +27,12 @@ struct nb_bitmap {
 	uint64_t *cursor;		/* shared cyclic position: where the next search starts */
 	uint64_t nbits;			/* number of valid bits; bits beyond are never handed out */
 	uint64_t nwords;		/* == count[0] == ceil(nbits / 64) */
-	uint64_t lastmask;		/* the valid bits of the last word */
+	uint64_t lastmask;		/* the valid bits of word lastword */
+	uint64_t lastword;		/* the last word with valid bits */
+	uint64_t wordmask;		/* the valid bits of the others: all, or 8 when spaced */
+	uint64_t padmask;		/* words W with W & padmask have none (spaced: 7) */
+	uint64_t fastbits;		/* the inline paths take bits below this: nbits, 0 spaced */
+	int spaced;			/* 8 bits per cache line (see bitmap.c) */
 	int nlevels;			/* levels above the words; level[nlevels] has one word */
 	uint64_t *ix[NB_MAX_IX];	/* ix[k], k >= 1: run index level k (see bitmap.c) */
 	uint64_t ixcount[NB_MAX_IX];	/* ixcount[k]: nodes at index level k */
@@ -41,6 +46,15 @@ size_t nb_bitmap_bytes(uint64_t nbits);
 void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits);
 /* Make AREA an empty bitmap: only its creator, before anyone can see it. */
 void nb_bitmap_init(struct nb_bitmap *bm);
+/*
+ * A spaced bitmap: the same API, but 8 bits per 64-byte line, so that the
+ * bits of a small pool lie on several lines (see bitmap.c). At most
+ * NB_SPACED_MAX bits; nb_bitmap_init() makes it empty.
+ */
+#define NB_SPACED_MAX 4096
+#define NB_SP_BITS 8	/* a spaced bitmap's bits per line: bit e is bit e % 8 of word e / 8 * 8 */
+size_t nb_bitmap_bytes_spaced(uint64_t nbits);
+void nb_bitmap_attach_spaced(struct nb_bitmap *bm, void *area, uint64_t nbits);
 
 /* Claim one free bit in [lo, hi], searching from START up to HI, then from LO. */
 static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
@@ -50,6 +64,9 @@ int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uin
 /* Its start word alone, with no call: 1 and *BIT if claimed there, else 0. */
 static inline int nb_bitmap_claim_start(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
 					uint64_t start, uint64_t *bit);
+/* The same for a spaced bitmap, out of line (0 for a packed one). */
+int nb_bitmap_claim_start_spaced(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
+				 uint64_t *bit);
 /* Claim BIT: -EEXIST if it is set. */
 int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit);
 /* Claim N bits [first, first+N) with first % ALIGN == 0, inside [lo, hi], first fit from START. */
@@ -122,11 +139,13 @@ uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm);
  * CAS lost: the caller goes on with nb_bitmap_claim_any_slow(). A claim
  * that stays on its start word writes no summary (lazy clearing,
  * bitmap.c). It makes no call, so a caller's fast path saves no registers.
+ * It leaves a spaced bitmap (fastbits 0) to nb_bitmap_claim_start_spaced():
+ * a branch of its own here made the packed path slower (up to 1.17x).
  */
 static inline int nb_bitmap_claim_start(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
 					uint64_t start, uint64_t *bit)
 {
-	if (lo <= start && start <= hi && hi < bm->nbits) {
+	if (lo <= start && start <= hi && hi < bm->fastbits) {
 		uint64_t w = start / 64, *p = &bm->words[w], old = uatomic_read(p);
 		uint64_t m = ~old & (UINT64_MAX << (start % 64));
 
@@ -152,7 +171,7 @@ static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_
 static inline int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit)
 {
 	/* BIT set in a word that is not full: its summary bit needs no setting */
-	if (bit < bm->nbits) {
+	if (bit < bm->fastbits) {
 		uint64_t w = bit / 64, *p = &bm->words[w], b = UINT64_C(1) << (bit % 64);
 		uint64_t old = uatomic_read(p);
 		uint64_t beyond = w == bm->nwords - 1 ? ~bm->lastmask : 0;

@@ -34,6 +34,40 @@ static void model_new(struct model *m, uint64_t n)
 	nb_bitmap_init(&m->bm);
 }
 
+/* The same over a spaced bitmap (8 bits per cache line). */
+static void model_new_spaced(struct model *m, uint64_t n)
+{
+	m->n = n;
+	m->area = aligned_alloc(64, nb_bitmap_bytes_spaced(n));
+	ck_assert_ptr_nonnull(m->area);
+	m->ref = calloc(n, sizeof(bool));
+	nb_bitmap_attach_spaced(&m->bm, m->area, n);
+	nb_bitmap_init(&m->bm);
+}
+
+/*
+ * The bits of word I that are bits of the pool, from the layout alone:
+ * packed, bit b is bit b % 64 of word b / 64; spaced, bit b is bit b % 8
+ * of word b / 8 * 8, the first word of a 64-byte line.
+ */
+static uint64_t word_bits(const struct model *m, uint64_t i)
+{
+	uint64_t first, b, v = 0;
+
+	if (!m->bm.spaced) {
+		first = i * 64;
+		for (b = first; b < first + 64 && b < m->n; b++)
+			v |= UINT64_C(1) << (b - first);
+		return v;
+	}
+	if (i % 8)
+		return 0;
+	first = i / 8 * 8;
+	for (b = first; b < first + 8 && b < m->n; b++)
+		v |= UINT64_C(1) << (b - first);
+	return v;
+}
+
 static void model_free(struct model *m)
 {
 	free(m->area);
@@ -132,12 +166,16 @@ static void model_compare(const struct model *m)
 	ck_assert_uint_eq(nb_bitmap_count(&m->bm), used);
 	ck_assert_uint_eq(nb_bitmap_largest_free(&m->bm), best);
 	for (i = 0; i < m->bm.nwords; i++) {
-		uint64_t valid = i == m->bm.nwords - 1 ? m->bm.lastmask : UINT64_MAX;
+		uint64_t valid = word_bits(m, i);
 
 		if ((m->bm.words[i] & valid) != valid && !(m->bm.level[1][i / 64] >> (i % 64) & 1))
 			ck_assert_msg(0, "summary hides word %lu", (unsigned long)i);
+		/* and a spaced bitmap's padding is never marked: no search goes there */
+		if (!valid && m->bm.level[1][i / 64] >> (i % 64) & 1)
+			ck_assert_msg(0, "summary marks padding word %lu", (unsigned long)i);
 	}
-	index_check(m);
+	if (!m->bm.spaced)	/* a spaced bitmap finds runs without its index */
+		index_check(m);
 }
 
 static uint64_t pick(uint64_t *s, uint64_t n)
@@ -161,7 +199,11 @@ static void model_step(struct model *m, uint64_t *s)
 		want = ref_first_free(m, start, hi);
 		if (want == NB_NONE && start > lo)
 			want = ref_first_free(m, lo, start - 1);
-		r = nb_bitmap_claim_any(&m->bm, lo, hi, start, &got);
+		/* a spaced bitmap: its start word first, as an ID pool does */
+		if (m->bm.spaced && nb_bitmap_claim_start_spaced(&m->bm, lo, hi, start, &got))
+			r = 0;
+		else
+			r = nb_bitmap_claim_any(&m->bm, lo, hi, start, &got);
 		if (want == NB_NONE) {
 			ck_assert_int_eq(r, -ENOSPC);
 		} else {
@@ -255,23 +297,145 @@ START_TEST(test_model)
 }
 END_TEST
 
+/* Spaced bitmaps hold at most NB_SPACED_MAX bits. */
+static const uint64_t spaced_sizes[] = { 1, 7, 8, 9, 63, 64, 65, 130, 1000, NB_SPACED_MAX };
+#define NSPACED (sizeof(spaced_sizes) / sizeof(spaced_sizes[0]))
+
+START_TEST(test_model_spaced)
+{
+	struct model m;
+	uint64_t s = 0x5678 + (uint64_t)_i, step;
+
+	model_new_spaced(&m, spaced_sizes[_i]);
+	model_compare(&m);
+	for (step = 0; step < 3000; step++) {
+		model_step(&m, &s);
+		model_compare(&m);
+	}
+	model_free(&m);
+}
+END_TEST
+
 /* Fill to the brim with claim_any, then -ENOSPC; bits beyond nbits never appear. */
+static void fill_exact(struct model *m)
+{
+	uint64_t i, bit;
+
+	for (i = 0; i < m->n; i++) {
+		ck_assert_int_eq(nb_bitmap_claim_any(&m->bm, 0, m->n - 1, 0, &bit), 0);
+		ck_assert_uint_eq(bit, i);
+	}
+	ck_assert_int_eq(nb_bitmap_claim_any(&m->bm, 0, m->n - 1, 0, &bit), -ENOSPC);
+	ck_assert_uint_eq(nb_bitmap_count(&m->bm), m->n);
+	ck_assert_uint_eq(nb_bitmap_largest_free(&m->bm), 0);
+	ck_assert_int_eq(nb_bitmap_release_bit(&m->bm, m->n - 1), 0);
+	ck_assert_int_eq(nb_bitmap_claim_any(&m->bm, 0, m->n - 1, 0, &bit), 0);
+	ck_assert_uint_eq(bit, m->n - 1);
+}
+
+START_TEST(test_fill_exact_spaced)
+{
+	struct model m;
+
+	model_new_spaced(&m, spaced_sizes[_i]);
+	fill_exact(&m);
+	model_free(&m);
+}
+END_TEST
+
+/*
+ * The point of spacing: a 64-bit bitmap lies on 8 cache lines, bit b in
+ * the line of word b / 8 * 8. Each claim writes there and nowhere else in
+ * the words, and so does each release; the padding stays set.
+ */
+START_TEST(test_spaced_layout)
+{
+	struct model m;
+	uint64_t b, i, bit;
+
+	model_new_spaced(&m, 64);
+	ck_assert_uint_eq(m.bm.nwords, 64);
+	for (b = 0; b < 64; b++) {
+		ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, 63, b, &bit), 0);
+		ck_assert_uint_eq(bit, b);
+		for (i = 0; i < 64; i++) {
+			uint64_t want = i % 8 ? UINT64_MAX : ~UINT64_C(0xff);
+
+			if (i == b / 8 * 8)	/* bits b / 8 * 8 .. b of its line claimed */
+				want |= (UINT64_C(2) << (b % 8)) - 1;
+			else if (i < b / 8 * 8)
+				want = UINT64_MAX;
+			ck_assert_uint_eq(m.bm.words[i], want);
+		}
+	}
+	ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, 42), 0);
+	ck_assert_uint_eq(m.bm.words[40], ~(UINT64_C(1) << 2));
+	ck_assert_uint_eq(nb_bitmap_next_clear(&m.bm, 0), 42);
+	ck_assert_uint_eq(nb_bitmap_largest_free(&m.bm), 1);
+	model_free(&m);
+}
+END_TEST
+
+/* Padding a hostile writer cleared is never handed out by a spaced bitmap. */
+START_TEST(test_spaced_padding_never_handed_out)
+{
+	struct model m;
+	uint64_t bit, i;
+
+	model_new_spaced(&m, 20);
+	for (i = 0; i < m.bm.nwords; i++)
+		m.bm.words[i] = 0;	/* padding words and bits, and bits 20..23, cleared */
+	ck_assert_int_eq(nb_bitmap_claim_range(&m.bm, 0, 3), 0);
+	/* from 3, a search that goes on past bit 7 of a line's word goes to the next line */
+	for (i = 3; i < 20; i++) {
+		if (i % 2 || !nb_bitmap_claim_start_spaced(&m.bm, 0, 19, 3, &bit))
+			ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, 19, 3, &bit), 0);
+		ck_assert_uint_eq(bit, i);
+	}
+	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, 19, 0, &bit), -ENOSPC);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 1, 1, 0, 19, 0, &bit), -ENOSPC);
+	ck_assert_uint_eq(nb_bitmap_count(&m.bm), 20);
+	ck_assert_uint_eq(nb_bitmap_next_clear(&m.bm, 0), NB_NONE);
+	ck_assert_uint_eq(nb_bitmap_largest_free(&m.bm), 0);
+	/* and a run across a line's padding is a run of the pool's bits */
+	ck_assert_int_eq(nb_bitmap_release_range(&m.bm, 5, 10), 0);
+	ck_assert_uint_eq(nb_bitmap_largest_free(&m.bm), 10);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 10, 1, 0, 19, 0, &bit), 0);
+	ck_assert_uint_eq(bit, 5);
+	model_free(&m);
+}
+END_TEST
+
+/* Bad arguments to a spaced bitmap change nothing: the bounds are the pool's bits. */
+START_TEST(test_spaced_bad_args)
+{
+	struct model m;
+	uint64_t bit;
+
+	model_new_spaced(&m, 100);
+	ck_assert_int_eq(nb_bitmap_claim_bit(&m.bm, 100), -EINVAL);
+	ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, 100), -EINVAL);
+	ck_assert_int_eq(nb_bitmap_test(&m.bm, 100), -EINVAL);
+	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, 100, 0, &bit), -EINVAL);
+	ck_assert_int_eq(nb_bitmap_claim_start_spaced(&m.bm, 0, 100, 0, &bit), 0);
+	ck_assert_int_eq(nb_bitmap_claim_start_spaced(&m.bm, 5, 4, 5, &bit), 0);
+	ck_assert_int_eq(nb_bitmap_claim_range(&m.bm, 90, 11), -EINVAL);
+	ck_assert_int_eq(nb_bitmap_release_range(&m.bm, 99, 2), -EINVAL);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 101, 1, 0, 99, 0, &bit), -ENOSPC);
+	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 4, 3, 0, 99, 0, &bit), -EINVAL);
+	ck_assert_uint_eq(nb_bitmap_next_set(&m.bm, 100), NB_NONE);
+	ck_assert_uint_eq(nb_bitmap_count(&m.bm), 0);
+	ck_assert_uint_eq(nb_bitmap_largest_free(&m.bm), 100);
+	model_free(&m);
+}
+END_TEST
+
 START_TEST(test_fill_exact)
 {
 	struct model m;
-	uint64_t i, bit;
 
 	model_new(&m, sizes[_i]);
-	for (i = 0; i < m.n; i++) {
-		ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), 0);
-		ck_assert_uint_eq(bit, i);
-	}
-	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), -ENOSPC);
-	ck_assert_uint_eq(nb_bitmap_count(&m.bm), m.n);
-	ck_assert_uint_eq(nb_bitmap_largest_free(&m.bm), 0);
-	ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, m.n - 1), 0);
-	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), 0);
-	ck_assert_uint_eq(bit, m.n - 1);
+	fill_exact(&m);
 	model_free(&m);
 }
 END_TEST
@@ -294,6 +458,7 @@ START_TEST(test_bad_args)
 	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 0, 1, 0, 99, 0, &bit), -EINVAL);
 	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 4, 3, 0, 99, 0, &bit), -EINVAL);
 	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 101, 1, 0, 99, 0, &bit), -ENOSPC);
+	ck_assert_int_eq(nb_bitmap_claim_start_spaced(&m.bm, 0, 99, 0, &bit), 0);	/* packed */
 	ck_assert_uint_eq(nb_bitmap_count(&m.bm), 0);
 	model_free(&m);
 }
@@ -401,6 +566,7 @@ static void *race_thread(void *arg)
 	return NULL;
 }
 
+/* _i: 0 packed, 1 spaced */
 START_TEST(test_threads_witness)
 {
 	struct race rc = { .seed = 1 };
@@ -408,8 +574,11 @@ START_TEST(test_threads_witness)
 	void *area;
 	int i;
 
-	area = aligned_alloc(64, nb_bitmap_bytes(100));
-	nb_bitmap_attach(&rc.bm, area, 100);
+	area = aligned_alloc(64, _i ? nb_bitmap_bytes_spaced(100) : nb_bitmap_bytes(100));
+	if (_i)
+		nb_bitmap_attach_spaced(&rc.bm, area, 100);
+	else
+		nb_bitmap_attach(&rc.bm, area, 100);
 	nb_bitmap_init(&rc.bm);
 	rc.witness = calloc(100, sizeof(int));
 	for (i = 0; i < 4; i++)
@@ -418,8 +587,11 @@ START_TEST(test_threads_witness)
 		pthread_join(t[i], NULL);
 	ck_assert_int_eq(rc.bad, 0);
 	ck_assert_uint_eq(nb_bitmap_count(&rc.bm), 0);
-	/* the summary must show every word again */
-	ck_assert_uint_eq(rc.bm.level[1][0] & 3, 3);
+	/* the summary must show every word again (spaced: the first word of each line) */
+	if (_i)
+		ck_assert_uint_eq(rc.bm.level[1][0] & UINT64_C(0x0101010101010101), UINT64_C(0x0101010101010101));
+	else
+		ck_assert_uint_eq(rc.bm.level[1][0] & 3, 3);
 	free(rc.witness);
 	free(area);
 }
@@ -978,7 +1150,12 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_definitive_pass);
 	tcase_add_test(tc, test_stale_summary_heals);
 	tcase_add_test(tc, test_padding_never_handed_out);
-	tcase_add_test(tc, test_threads_witness);
+	tcase_add_loop_test(tc, test_threads_witness, 0, 2);
+	tcase_add_loop_test(tc, test_model_spaced, 0, (int)NSPACED);
+	tcase_add_loop_test(tc, test_fill_exact_spaced, 0, (int)NSPACED);
+	tcase_add_test(tc, test_spaced_layout);
+	tcase_add_test(tc, test_spaced_padding_never_handed_out);
+	tcase_add_test(tc, test_spaced_bad_args);
 	tcase_add_test(tc, test_threads_release_full_word);
 	tcase_add_test(tc, test_run_index);
 	tcase_add_test(tc, test_threads_runs);
