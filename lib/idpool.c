@@ -24,13 +24,32 @@
 #include "numballoc.h"
 #include "segment.h"
 
+/*
+ * The engine area of a pool of CAPACITY IDs. A pool of at most
+ * NB_SPACED_MAX IDs is spaced, 8 IDs to a cache line (bitmap.c): packed, a
+ * 64-ID pool is one word, and every process would write that one line.
+ */
+static size_t ids_bytes(uint64_t capacity)
+{
+	return capacity <= NB_SPACED_MAX ? nb_bitmap_bytes_spaced(capacity)
+					 : nb_bitmap_bytes(capacity);
+}
+
+static void ids_attach(struct nb_bitmap *bm, void *area, uint64_t capacity)
+{
+	if (capacity <= NB_SPACED_MAX)
+		nb_bitmap_attach_spaced(bm, area, capacity);
+	else
+		nb_bitmap_attach(bm, area, capacity);
+}
+
 static int ids_layout(struct nb_layout *l)
 {
 	if (l->capacity == 0 || l->capacity > NUMBALLOC_CAPACITY_MAX ||
 	    l->base > UINT64_MAX - (l->capacity - 1) || l->policy > NUMBALLOC_SPREAD ||
 	    (l->flags & ~NUMBALLOC_OWNERS))
 		return -EINVAL;
-	l->area_size[0] = nb_bitmap_bytes(l->capacity);
+	l->area_size[0] = ids_bytes(l->capacity);
 	l->area_align[0] = 64;
 	return nb_owners_layout(l);
 }
@@ -39,7 +58,7 @@ static int ids_init(void *base, const struct nb_header *h, void *arg)
 {
 	struct nb_bitmap bm;
 
-	nb_bitmap_attach(&bm, (char *)base + h->area_off[0], h->capacity);
+	ids_attach(&bm, (char *)base + h->area_off[0], h->capacity);
 	nb_bitmap_init(&bm);
 	return 0;
 }
@@ -72,7 +91,7 @@ static uint64_t hint_keys;	/* the last key handed out */
 static void prefault(const struct numballoc *p)
 {
 #ifdef MADV_POPULATE_WRITE
-	size_t size = nb_bitmap_bytes(p->capacity), page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t size = ids_bytes(p->capacity), page = (size_t)sysconf(_SC_PAGESIZE);
 	uintptr_t a = (uintptr_t)p->bm.cursor, b = a & ~(uintptr_t)(page - 1);
 
 	if (size <= PREFAULT_MAX)
@@ -120,7 +139,7 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 	p->base = p->seg.hdr->base;
 	p->policy = p->seg.hdr->policy;
 	p->flags = p->seg.hdr->flags;
-	nb_bitmap_attach(&p->bm, nb_segment_area(&p->seg, 0), p->capacity);
+	ids_attach(&p->bm, nb_segment_area(&p->seg, 0), p->capacity);
 	prefault(p);
 	p->hint_key = __atomic_add_fetch(&hint_keys, 1, __ATOMIC_RELAXED);
 	nb_owners_attach(p);
@@ -221,10 +240,12 @@ static inline __attribute__((always_inline)) void policy_freed(struct numballoc 
  * fast path saves and restores no registers): a pool without owner
  * records, a start in a word that has a clear bit after it, and for
  * SPREAD a thread whose last pool was this one. 1 and *BIT when claimed;
- * 0: the caller goes on with alloc_bits(), which does it all.
+ * 0: the caller goes on with alloc_bits(), which does it all. SPACED (a
+ * constant) 0: a packed pool's start word, inline; 1: a spaced pool's,
+ * one call (alloc_bits() tries it first).
  */
 static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p, uint64_t lo,
-							     uint64_t hi, uint64_t *bit)
+							     uint64_t hi, uint64_t *bit, int spaced)
 {
 	unsigned int slot = hint_last;
 	uint64_t start = lo;
@@ -238,7 +259,8 @@ static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p,
 			return 0;
 		start = hints[slot].bit;
 	}
-	if (!nb_bitmap_claim_start(&p->bm, lo, hi, start, bit))
+	if (spaced ? !nb_bitmap_claim_start_spaced(&p->bm, lo, hi, start, bit)
+		   : !nb_bitmap_claim_start(&p->bm, lo, hi, start, bit))
 		return 0;
 	policy_claimed(p, slot, *bit);
 	return 1;
@@ -287,6 +309,11 @@ static __attribute__((noinline)) int alloc_bits(struct numballoc *pool, uint64_t
 	uint64_t bit;
 	int r;
 
+	/* a spaced pool's fast path (claim_fast() took only a packed one's) */
+	if (pool->bm.spaced && claim_fast(pool, lo, hi, &bit, 1)) {
+		*id = pool->base + bit;
+		return 0;
+	}
 	r = claim_by_policy(pool, lo, hi, &bit);
 	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
 		r = claim_by_policy(pool, lo, hi, &bit);
@@ -302,7 +329,7 @@ static inline __attribute__((always_inline)) int alloc_range(struct numballoc *p
 {
 	uint64_t bit;
 
-	if (claim_fast(pool, lo, hi, &bit)) {
+	if (claim_fast(pool, lo, hi, &bit, 0)) {
 		*id = pool->base + bit;
 		return 0;
 	}

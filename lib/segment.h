@@ -12,7 +12,7 @@
 #include <sys/types.h>
 
 #define NB_MAGIC UINT64_C(0x31636f6c6c61626e)	/* "nballoc1" little-endian */
-#define NB_VERSION 2
+#define NB_VERSION 3
 #define NB_HEADER_SIZE 4096
 #define NB_AREAS 4
 #define NB_PARAMS 4
