@@ -24,25 +24,28 @@ struct model {
 	uint64_t n;
 };
 
-static void model_new(struct model *m, uint64_t n)
+/* An empty bitmap of N bits, packed or SPACED (8 bits per cache line), and its reference. */
+static void model_new_as(struct model *m, uint64_t n, int spaced)
 {
 	m->n = n;
-	m->area = aligned_alloc(64, nb_bitmap_bytes(n));
+	m->area = aligned_alloc(64, spaced ? nb_bitmap_bytes_spaced(n) : nb_bitmap_bytes(n));
 	ck_assert_ptr_nonnull(m->area);
 	m->ref = calloc(n, sizeof(bool));
-	nb_bitmap_attach(&m->bm, m->area, n);
+	if (spaced)
+		nb_bitmap_attach_spaced(&m->bm, m->area, n);
+	else
+		nb_bitmap_attach(&m->bm, m->area, n);
 	nb_bitmap_init(&m->bm);
 }
 
-/* The same over a spaced bitmap (8 bits per cache line). */
+static void model_new(struct model *m, uint64_t n)
+{
+	model_new_as(m, n, 0);
+}
+
 static void model_new_spaced(struct model *m, uint64_t n)
 {
-	m->n = n;
-	m->area = aligned_alloc(64, nb_bitmap_bytes_spaced(n));
-	ck_assert_ptr_nonnull(m->area);
-	m->ref = calloc(n, sizeof(bool));
-	nb_bitmap_attach_spaced(&m->bm, m->area, n);
-	nb_bitmap_init(&m->bm);
+	model_new_as(m, n, 1);
 }
 
 /*
@@ -282,18 +285,25 @@ static void model_step(struct model *m, uint64_t *s)
 
 static const uint64_t sizes[] = { 1, 2, 63, 64, 65, 127, 130, 1000, 4103, 64 * 64 * 3 + 5 };
 
+/* 3000 random steps on M from seed S, compared with the reference after each; frees M. */
+static void model_run(struct model *m, uint64_t s)
+{
+	uint64_t step;
+
+	model_compare(m);
+	for (step = 0; step < 3000; step++) {
+		model_step(m, &s);
+		model_compare(m);
+	}
+	model_free(m);
+}
+
 START_TEST(test_model)
 {
 	struct model m;
-	uint64_t s = 0x1234 + (uint64_t)_i, step;
 
 	model_new(&m, sizes[_i]);
-	model_compare(&m);
-	for (step = 0; step < 3000; step++) {
-		model_step(&m, &s);
-		model_compare(&m);
-	}
-	model_free(&m);
+	model_run(&m, 0x1234 + (uint64_t)_i);
 }
 END_TEST
 
@@ -304,15 +314,9 @@ static const uint64_t spaced_sizes[] = { 1, 7, 8, 9, 63, 64, 65, 130, 1000, NB_S
 START_TEST(test_model_spaced)
 {
 	struct model m;
-	uint64_t s = 0x5678 + (uint64_t)_i, step;
 
 	model_new_spaced(&m, spaced_sizes[_i]);
-	model_compare(&m);
-	for (step = 0; step < 3000; step++) {
-		model_step(&m, &s);
-		model_compare(&m);
-	}
-	model_free(&m);
+	model_run(&m, 0x5678 + (uint64_t)_i);
 }
 END_TEST
 
@@ -422,10 +426,7 @@ START_TEST(test_bad_args)
 	struct model m;
 	uint64_t bit;
 
-	if (_i)
-		model_new_spaced(&m, 100);
-	else
-		model_new(&m, 100);
+	model_new_as(&m, 100, _i);
 	ck_assert_int_eq(nb_bitmap_claim_bit(&m.bm, 100), -EINVAL);
 	ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, 100), -EINVAL);
 	ck_assert_int_eq(nb_bitmap_test(&m.bm, 100), -EINVAL);
