@@ -83,6 +83,7 @@ void bl_destroy(struct bl *b)
 void bl_attach(struct bl *b)
 {
 	b->hint = mix64((uint64_t)getpid() * 0x9e3779b97f4a7c15u ^ (uint64_t)(uintptr_t)b) % b->nwords;
+	b->last = NONE;
 }
 
 int bl_set(struct bl *b, uint64_t bit)
@@ -368,4 +369,38 @@ int hb_free_block(struct bl *b, uint64_t first, uint64_t n)
 	for (w = first / 64; w <= last / 64; w++)
 		clear_mask(b, w, run_mask(w, first, last), 0);
 	return 0;
+}
+
+/* ----------------------------------------------------------- floor */
+
+/*
+ * The floor under the pair figures: the bit this process freed last is set
+ * again with one CAS on a word it has just written; nothing is searched,
+ * nothing but that word is read or written. If the bit was taken meanwhile
+ * (another process's search), the hint scan takes over, so the floor never
+ * hands out a held bit.
+ */
+int fl_alloc(struct bl *b, uint64_t *bit)
+{
+	if (b->last != NONE) {
+		uint64_t *p = &b->words[b->last / 64], m = UINT64_C(1) << (b->last % 64);
+		uint64_t old = uatomic_read(p);
+
+		if (!(old & m) && uatomic_cmpxchg(p, old, old | m) == old) {
+			*bit = b->last;
+			b->last = NONE;
+			return 0;
+		}
+		b->last = NONE;
+	}
+	return hb_alloc(b, bit);
+}
+
+int fl_free(struct bl *b, uint64_t bit)
+{
+	int r = hb_free(b, bit);
+
+	if (r == 0)
+		b->last = bit;
+	return r;
 }

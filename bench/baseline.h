@@ -7,7 +7,10 @@
  *          by a linear scan (from 0, from a shared cursor, or from a
  *          per-process word for the three policies);
  *   hint:  the Go numballoc algorithm on 64-bit words: a lock-free CAS scan
- *          from a per-process word hint, no summary index.
+ *          from a per-process word hint, no summary index;
+ *   floor: not an allocator for use, the least any allocator on these words
+ *          does in a pair: a free clears the ID's bit with one CAS, and the
+ *          next allocation sets that same bit again with one CAS.
  *
  * Both live in one MAP_SHARED anonymous mapping, so forked processes share
  * them. Capacities are multiples of 64.
@@ -31,6 +34,7 @@ struct bl {
 	uint64_t *words;	/* nwords words in the same mapping, 64-byte aligned */
 	size_t size;		/* bytes of the mapping */
 	uint64_t hint;		/* this process's word hint (this struct is not shared) */
+	uint64_t last;		/* floor: the bit this process freed last, or UINT64_MAX */
 };
 
 struct bl *bl_create(uint64_t nbits);
@@ -49,5 +53,8 @@ int hb_alloc(struct bl *b, uint64_t *bit);
 int hb_free(struct bl *b, uint64_t bit);
 int hb_alloc_block(struct bl *b, uint64_t n, uint64_t align, uint64_t *first);
 int hb_free_block(struct bl *b, uint64_t first, uint64_t n);
+
+int fl_alloc(struct bl *b, uint64_t *bit);
+int fl_free(struct bl *b, uint64_t bit);
 
 #endif

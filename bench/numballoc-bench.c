@@ -46,7 +46,8 @@
 #include "bench-util.h"
 #include "numballoc.h"
 
-enum eng { E_NB, E_MX, E_HB, NENG };
+/* E_FL, the floor (baseline.h), only beside the two-process figures: no column of its own */
+enum eng { E_NB, E_MX, E_HB, NENG, E_FL = NENG };
 static const char *const pol_name[] = { "lowest", "cyclic", "spread" };
 
 #define MAXRUNS 32
@@ -206,6 +207,8 @@ static inline int p_alloc(struct pool *p, uint64_t *id)
 		return numballoc_alloc(p->nb, id);
 	case E_MX:
 		return mx_alloc(p->bl, p->policy, id);
+	case E_FL:
+		return fl_alloc(p->bl, id);
 	default:
 		return hb_alloc(p->bl, id);
 	}
@@ -218,6 +221,8 @@ static inline int p_free(struct pool *p, uint64_t id)
 		return numballoc_free(p->nb, id);
 	case E_MX:
 		return mx_free(p->bl, id);
+	case E_FL:
+		return fl_free(p->bl, id);
 	default:
 		return hb_free(p->bl, id);
 	}
@@ -578,55 +583,73 @@ static double duo_round(struct duo *d, struct pool *p, uint32_t **held, uint64_t
 	return (double)cpu / (double)((uint64_t)nproc * iters);
 }
 
-/*
- * One process, then two, in turn, each run: ITERS pairs per process, in
- * forked children that open the same named pool (the one-process figure
- * is taken the same way as the two-process one, and at nearly the same
- * moment, so that a shared machine's swings fall on both). F1 and F2 get
- * the ns per pair; SCALE[run] the throughput of two over that of one in
- * that run, from the slower child's CPU time; WALL[run], unless WALL is
- * NULL, the same from wall time. The fill's IDs are dealt to the two
- * children in turn (both free all over the pool), or with HALVES the lower
- * half of the pool's to one, the upper half's to the other (each frees in
- * its own part, as processes that allocate apart do).
- */
-static void measure_duo(struct fig *f1, struct fig *f2, double *scale, double *wall,
-			enum eng e, const struct fill *fl, uint64_t cap, unsigned int policy,
-			uint64_t iters, int halves)
-{
+/* One engine's part in measure_duo(). */
+struct duo_eng {
+	enum eng e;
+	uint64_t iters;		/* pairs per process per round */
+	double scale[MAXRUNS];	/* per run: throughput of two / throughput of one */
+	double wall[MAXRUNS];	/* the same from wall time */
 	struct pool p;
-	struct duo *d = shared(sizeof(*d));
-	uint32_t *held[2];
-	uint64_t i;
-	int run, who;
+	uint32_t *held[2];	/* the IDs each child frees from */
+};
 
-	pool_create(&p, e, cap, policy);
-	fill_apply(fl, &p);
-	for (who = 0; who < 2; who++)
-		held[who] = shared((fl->n + 2) * sizeof(uint32_t));
-	for (i = 0; i < fl->n; i++) {
-		who = halves ? fl->ids[i] >= cap / 2 : (int)(i % 2);
-		held[who][d->nheld[who]++] = fl->ids[i];
+/*
+ * One process, then two, in turn, each run: DE[k].iters pairs per process,
+ * in forked children that open the same named pool (the one-process figure
+ * is taken the same way as the two-process one, and at nearly the same
+ * moment, so that a shared machine's swings fall on both). The NE engines
+ * take their turns within each run, so that they, too, meet the same
+ * swings. F1 and F2 get the ns per pair of the engines that have a column
+ * (not the floor); DE[k].scale[run] the throughput of two over that of one
+ * in that run, from the slower child's CPU time; DE[k].wall[run] the same
+ * from wall time. The fill's IDs are dealt to the two children in turn
+ * (both free all over the pool), or with HALVES the lower half of the
+ * pool's to one, the upper half's to the other (each frees in its own
+ * part, as processes that allocate apart do).
+ */
+static void measure_duo(struct fig *f1, struct fig *f2, struct duo_eng *de, int ne,
+			const struct fill *fl, uint64_t cap, unsigned int policy, int halves)
+{
+	struct duo *d = shared(sizeof(*d));
+	uint64_t i;
+	int run, who, k;
+
+	for (k = 0; k < ne; k++) {
+		pool_create(&de[k].p, de[k].e, cap, policy);
+		fill_apply(fl, &de[k].p);
+		for (who = 0; who < 2; who++)
+			de[k].held[who] = shared((fl->n + 2) * sizeof(uint32_t));
+		d->nheld[0] = d->nheld[1] = 0;	/* the same deal for every engine */
+		for (i = 0; i < fl->n; i++) {
+			who = halves ? fl->ids[i] >= cap / 2 : (int)(i % 2);
+			de[k].held[who][d->nheld[who]++] = fl->ids[i];
+		}
 	}
 	for (run = 0; run < opt.runs; run++) {
-		double w1, w2, one = duo_round(d, &p, held, iters, 1, &w1);
-		double two = duo_round(d, &p, held, iters, 2, &w2);
+		for (k = 0; k < ne; k++) {
+			double w1, w2;
+			double one = duo_round(d, &de[k].p, de[k].held, de[k].iters, 1, &w1);
+			double two = duo_round(d, &de[k].p, de[k].held, de[k].iters, 2, &w2);
 
-		fig_add(f1, e, one);
-		fig_add(f2, e, two);
-		scale[run] = one / two;
-		if (wall)
-			wall[run] = w1 / w2;
+			if (de[k].e < NENG) {
+				fig_add(f1, de[k].e, one);
+				fig_add(f2, de[k].e, two);
+			}
+			de[k].scale[run] = one / two;
+			de[k].wall[run] = w1 / w2;
+		}
 	}
 	if (d->bad) {
 		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " failed operations\n", f2->name,
 			d->bad);
 		wrong++;
 	}
-	pool_destroy(&p);
+	for (k = 0; k < ne; k++) {
+		pool_destroy(&de[k].p);
+		for (who = 0; who < 2; who++)
+			munmap(de[k].held[who], (fl->n + 2) * sizeof(uint32_t));
+	}
 	munmap(d, sizeof(*d));
-	for (who = 0; who < 2; who++)
-		munmap(held[who], (fl->n + 2) * sizeof(uint32_t));
 }
 
 /* The fills of the pair figures; -1 = a single free ID. */
@@ -664,11 +687,12 @@ static void bench_pairs(void)
 
 static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int halves)
 {
+	static struct duo_eng de[NENG + 1];	/* big: off the stack */
 	struct fig f1, f2;
 	struct fill fl;
-	enum eng e;
-	char lab[16];
-	double scale[NENG][MAXRUNS], wall[MAXRUNS], med[NENG], lo, hi;
+	char lab[16], fx[32] = "", fn[24] = "";
+	double med, lo, hi, mx, hb;
+	int k, ne = NENG;
 
 	memset(&f1, 0, sizeof(f1));
 	memset(&f2, 0, sizeof(f2));
@@ -683,28 +707,46 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int ha
 	if (skip(f2.name))
 		return;
 	fill_random(&fl, cap, fill_count(pct, cap), 77 + (uint64_t)slot);
-	for (e = 0; e < NENG; e++) {
+	memset(de, 0, sizeof(de));
+	for (k = 0; k < NENG; k++) {
 		struct fig cal;
-		uint64_t iters;
 		double ns;
 
 		/* iterations for about opt.run_ns per process, from a one-process look */
 		memset(&cal, 0, sizeof(cal));
-		ns = measure_pairs(&cal, e, &fl, cap, pol);
-		iters = (uint64_t)(opt.run_ns / (ns > 1 ? ns : 1));
-		if (iters < 64)
-			iters = 64;
-		measure_duo(&f1, &f2, scale[e], e == E_NB ? wall : NULL, e, &fl, cap, pol, iters,
-			    halves);
-		med[e] = median(scale[e], f2.n[e], e == E_NB ? &lo : NULL, e == E_NB ? &hi : NULL);
+		de[k].e = (enum eng)k;
+		ns = measure_pairs(&cal, de[k].e, &fl, cap, pol);
+		de[k].iters = (uint64_t)(opt.run_ns / (ns > 1 ? ns : 1));
+		if (de[k].iters < 64)
+			de[k].iters = 64;
+	}
+	/*
+	 * Spread beside the floor (baseline.h): the same pairs with two CAS on
+	 * the freed ID's word and nothing else, as many per process as
+	 * numballoc's. Where the floor does not scale, the cache lines that
+	 * both processes write are the limit, not the allocator.
+	 */
+	if (pol == NUMBALLOC_SPREAD && cap > 64) {
+		de[ne].e = E_FL;
+		de[ne].iters = de[E_NB].iters;
+		ne++;
+	}
+	measure_duo(&f1, &f2, de, ne, &fl, cap, pol, halves);
+	med = median(de[E_NB].scale, opt.runs, &lo, &hi);
+	mx = median(de[E_MX].scale, opt.runs, NULL, NULL);
+	hb = median(de[E_HB].scale, opt.runs, NULL, NULL);
+	if (ne > NENG) {
+		double fl_med = median(de[E_FL].scale, opt.runs, NULL, NULL);
+
+		snprintf(fx, sizeof(fx), " floor_scale=%.2f", fl_med);
+		snprintf(fn, sizeof(fn), ", floor %.2f", fl_med);
 	}
 	snprintf(f2.extra, sizeof(f2.extra),
 		 "scale=%.2f scale_min=%.2f scale_max=%.2f wall_scale=%.2f mutex_scale=%.2f "
-		 "hint_scale=%.2f",
-		 med[E_NB], lo, hi,
-		 median(wall, f2.n[E_NB], NULL, NULL), med[E_MX], med[E_HB]);
-	snprintf(f2.note, sizeof(f2.note), "x1: %.2f (mutex %.2f, hint %.2f)", med[E_NB],
-		 med[E_MX], med[E_HB]);
+		 "hint_scale=%.2f%s",
+		 med, lo, hi, median(de[E_NB].wall, opt.runs, NULL, NULL), mx, hb, fx);
+	snprintf(f2.note, sizeof(f2.note), "x1: %.2f (mutex %.2f, hint %.2f%s)", med, mx, hb,
+		 fn);
 	fig_print(&f1);
 	fig_print(&f2);
 	free(fl.ids);

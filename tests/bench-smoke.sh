@@ -9,7 +9,7 @@ ab="${top_builddir:-.}/bench/numballoc-ab"
 lib="${top_builddir:-.}/lib/.libs/libnumballoc.so"
 out="${TMPDIR:-/tmp}/nbt-$$-bench.out"
 trap 'rm -f "$out"' EXIT
-echo "1..5"
+echo "1..6"
 if "$bench" --quick >"$out" 2>&1; then
 	echo "ok 1 - numballoc-bench --quick exits 0 (no wrong answers)"
 else
@@ -34,24 +34,31 @@ if grep '^name=pair/' "$out" | grep -v 'mutex_ns=0.0 \|hint_ns=0.0 ' | grep -q '
 else
 	echo "not ok 3 - baselines measured in the same invocation"
 fi
+# the floor beside spread's two-process figures only (pool64 is spaced: no floor)
+if grep -q '^name=pair2/spread/99% .* floor_scale=[0-9][0-9.]*$' "$out" &&
+	! grep '^name=pair2/' "$out" | grep -v '^name=pair2/spread/[0-9]' | grep -q floor_scale; then
+	echo "ok 4 - the floor's scale beside spread's two-process figures, and only there"
+else
+	echo "not ok 4 - the floor's scale beside spread's two-process figures, and only there"
+fi
 # numballoc-ab: the built library against itself, then a bad argument
 if [ ! -f "$lib" ]; then
-	echo "ok 4 # SKIP no shared library to load ($lib)"
 	echo "ok 5 # SKIP no shared library to load ($lib)"
+	echo "ok 6 # SKIP no shared library to load ($lib)"
 	exit 0
 fi
 if "$ab" --rounds 5 --iters 2000 "$lib" "$lib" spread 1free >"$out" 2>&1 &&
 	grep -q '^spread 1free: A [0-9.]* ns, B [0-9.]* ns a pair (medians of 5 rounds); B/A [0-9.]*' "$out"; then
-	echo "ok 4 - numballoc-ab compares a build with itself"
+	echo "ok 5 - numballoc-ab compares a build with itself"
 else
-	echo "not ok 4 - numballoc-ab compares a build with itself"
+	echo "not ok 5 - numballoc-ab compares a build with itself"
 	sed 's/^/# /' "$out"
 fi
 if "$ab" "$lib" "$lib" spread 100 >"$out" 2>&1; then
-	echo "not ok 5 - numballoc-ab refuses a fill of 100%"
+	echo "not ok 6 - numballoc-ab refuses a fill of 100%"
 elif grep -q '^usage: numballoc-ab' "$out"; then
-	echo "ok 5 - numballoc-ab refuses a fill of 100%"
+	echo "ok 6 - numballoc-ab refuses a fill of 100%"
 else
-	echo "not ok 5 - numballoc-ab refuses a fill of 100% (no usage)"
+	echo "not ok 6 - numballoc-ab refuses a fill of 100% (no usage)"
 	sed 's/^/# /' "$out"
 fi
