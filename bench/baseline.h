@@ -12,8 +12,8 @@
  *          does in a pair: a free clears the ID's bit with one CAS, and the
  *          next allocation sets that same bit again with one CAS.
  *
- * Both live in one MAP_SHARED anonymous mapping, so forked processes share
- * them. Capacities are multiples of 64.
+ * All three use one MAP_SHARED anonymous mapping, so forked processes
+ * share them. Capacities are multiples of 64.
  */
 #ifndef NB_BENCH_BASELINE_H
 #define NB_BENCH_BASELINE_H

@@ -687,7 +687,7 @@ static void bench_pairs(void)
 
 static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int halves)
 {
-	static struct duo_eng de[NENG + 1];	/* big: off the stack */
+	struct duo_eng de[NENG + 1];
 	struct fig f1, f2;
 	struct fill fl;
 	char lab[16], fx[32] = "", fn[24] = "";
