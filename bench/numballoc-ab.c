@@ -50,6 +50,10 @@ struct build {
 	double ns[MAXROUNDS];
 };
 
+/* The pools made so far: die() unlinks them, so a failed run leaves no segment behind. */
+static struct build *made[2];
+static int nmade;
+
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -59,6 +63,11 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+	while (nmade > 0) {
+		struct build *b = made[--nmade];
+
+		b->unlink(b->name);
+	}
 	exit(2);
 }
 
@@ -101,6 +110,7 @@ static void load(struct build *b, unsigned int policy, const uint32_t *ids, uint
 	r = b->open(b->name, &o, &b->pool);
 	if (r < 0)
 		die("%s: numballoc_open: %s", b->path, strerror(-r));
+	made[nmade++] = b;
 	b->held = malloc((n + 1) * sizeof(uint32_t));
 	if (!b->held)
 		die("out of memory");

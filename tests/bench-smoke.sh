@@ -9,7 +9,7 @@ ab="${top_builddir:-.}/bench/numballoc-ab"
 lib="${top_builddir:-.}/lib/.libs/libnumballoc.so"
 out="${TMPDIR:-/tmp}/nbt-$$-bench.out"
 trap 'rm -f "$out"' EXIT
-echo "1..6"
+echo "1..7"
 if "$bench" --quick >"$out" 2>&1; then
 	echo "ok 1 - numballoc-bench --quick exits 0 (no wrong answers)"
 else
@@ -45,6 +45,7 @@ fi
 if [ ! -f "$lib" ]; then
 	echo "ok 5 # SKIP no shared library to load ($lib)"
 	echo "ok 6 # SKIP no shared library to load ($lib)"
+	echo "ok 7 # SKIP no shared library to load ($lib)"
 	exit 0
 fi
 if "$ab" --rounds 5 --iters 2000 "$lib" "$lib" spread 1free >"$out" 2>&1 &&
@@ -61,4 +62,21 @@ elif grep -q '^usage: numballoc-ab' "$out"; then
 else
 	echo "not ok 6 - numballoc-ab refuses a fill of 100% (no usage)"
 	sed 's/^/# /' "$out"
+fi
+# a build that cannot be loaded, after the first build's pool is made: an
+# error, and that pool unlinked (no segment left in /dev/shm)
+"$ab" --rounds 5 --iters 2000 "$lib" "${TMPDIR:-/tmp}" spread 0 >"$out" 2>&1 &
+pid=$!
+if wait "$pid"; then
+	echo "not ok 7 - numballoc-ab fails on a build it cannot load"
+elif ! grep -q '^numballoc-ab: ' "$out"; then
+	echo "not ok 7 - numballoc-ab fails on a build it cannot load (no message)"
+	sed 's/^/# /' "$out"
+elif [ ! -d /dev/shm ]; then
+	echo "ok 7 # SKIP no /dev/shm to look in"
+elif [ -e "/dev/shm/numballoc-ab-$pid-0" ]; then
+	echo "not ok 7 - numballoc-ab leaves no pool behind when it fails"
+	rm -f "/dev/shm/numballoc-ab-$pid-0"
+else
+	echo "ok 7 - numballoc-ab fails on a build it cannot load and leaves no pool behind"
 fi
