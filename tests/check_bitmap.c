@@ -1029,9 +1029,10 @@ END_TEST
 /*
  * The definitive pass alone (every summary bit and index entry says "no
  * room"): a single free run of N, ending in every word of the pool at
- * every split across the boundary before it (blocks of 8 words are passed
- * whole when nothing can end in them), is found exactly; one bit shorter,
- * the answer is -ENOSPC.
+ * every split across the boundary before it (blocks of 8 words, and
+ * chunks of 64, are passed whole when nothing can end in them: 301 words
+ * hold four whole chunks), is found exactly; one bit shorter, the answer
+ * is -ENOSPC.
  */
 static void hide_all(struct model *m)
 {
@@ -1051,7 +1052,7 @@ START_TEST(test_definitive_pass)
 	struct model m;
 	uint64_t w, i, j, got, nw;
 
-	model_new(&m, 64 * 67 + 7);
+	model_new(&m, 64 * 300 + 7);
 	nw = m.bm.nwords;
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 		uint64_t n = ns[i], splits[] = { 0, 1, n / 2, n - 1, n };
