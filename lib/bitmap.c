@@ -490,6 +490,25 @@ int nb_bitmap_claim_start_spaced(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
 	return 0;
 }
 
+/*
+ * Ask for the summary words over words A and B at every level at once, so
+ * that a search that climbs from A and then from B (a spread start, then
+ * the bottom of the range) waits for one round of misses, not one per
+ * level: a new handle's first search meets every line cold.
+ */
+static void prefetch_paths(const struct nb_bitmap *bm, uint64_t a, uint64_t b)
+{
+	int l;
+
+	for (l = 1; l <= bm->nlevels; l++) {
+		a /= 64;
+		b /= 64;
+		__builtin_prefetch(&bm->level[l][a]);
+		if (b != a)
+			__builtin_prefetch(&bm->level[l][b]);
+	}
+}
+
 int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
 			     uint64_t *bit)
 {
@@ -502,6 +521,7 @@ int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uin
 	lo = sp_in(bm, lo);
 	hi = sp_in(bm, hi);
 	start = sp_in(bm, start);
+	prefetch_paths(bm, start / 64, lo / 64);
 	/* The start word first: a caller that stays on its word touches no other line. */
 	b = claim_in_word(bm, start / 64, range_mask(bm, start / 64, start, hi), 1);
 	if (b == NB_NONE && start / 64 < hi / 64)
