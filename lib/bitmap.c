@@ -1248,8 +1248,9 @@ static uint64_t run_scan_word(struct run_scan *rs, const struct nb_bitmap *bm, u
  *
  * Before the blocks, whole chunks of SKIP_CHUNK words are passed by the
  * same test with one branch per chunk (skip_chunk()), a loop of fixed
- * length that the compiler turns into vector code: measured in a copy of
- * the loop on 16384 words, 8-13 us against 23-28 us block by block.
+ * length that gcc turns into vector code and clang unrolls: measured in a
+ * copy of the loop on 16384 words, 8-17 us (gcc, SSE2) and 12-13 us
+ * (clang) against 23-28 us block by block.
  */
 #define SKIP_CHUNK (8 * IX_FAN)
 
