@@ -20,7 +20,13 @@
  * The words are the truth. A bit is set or cleared only by a successful
  * uatomic_cmpxchg() on its word, which is a full memory barrier: what a
  * claimer writes after claiming is ordered after the claim, and what a
- * releaser wrote before releasing is visible to the next claimer.
+ * releaser wrote before releasing is visible to the next claimer. Words
+ * are read with word_load() (liburcu's uatomic_read(), a volatile load),
+ * except in the chunk test of the definitive pass (skip_chunk()), which
+ * uses plain aligned loads so that the compiler can vectorize it: a
+ * 64-bit aligned load is one access there too, and the test only chooses
+ * which words the pass goes by, as any read of a word that others change
+ * meanwhile does.
  *
  * Everything else is advice. The summary levels, the run index and the
  * cursor may be stale; a stale bit costs time, never a wrong answer:
