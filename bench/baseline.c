@@ -382,16 +382,17 @@ int hb_free_block(struct bl *b, uint64_t first, uint64_t n)
  */
 int fl_alloc(struct bl *b, uint64_t *bit)
 {
-	if (b->last != NONE) {
-		uint64_t *p = &b->words[b->last / 64], m = UINT64_C(1) << (b->last % 64);
+	uint64_t last = b->last;
+
+	b->last = NONE;
+	if (last != NONE) {
+		uint64_t *p = &b->words[last / 64], m = UINT64_C(1) << (last % 64);
 		uint64_t old = uatomic_read(p);
 
 		if (!(old & m) && uatomic_cmpxchg(p, old, old | m) == old) {
-			*bit = b->last;
-			b->last = NONE;
+			*bit = last;
 			return 0;
 		}
-		b->last = NONE;
 	}
 	return hb_alloc(b, bit);
 }
