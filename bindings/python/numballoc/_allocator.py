@@ -174,11 +174,14 @@ class Allocator:
         h = self._h
         if h is None:
             raise _closed('alloc')
-        r = _lib.lib.numballoc_buf_alloc(h, size, p)
+        try:
+            r = _lib.lib.numballoc_buf_alloc(h, size, p)
+        except OverflowError:                       # cffi: not a uint64_t
+            r = -_errno.EINVAL
         if r < 0:
+            _nonneg('alloc', size)                  # ctypes passes -1 as 2^64 - 1
             if r == -_errno.ENOSPC:
                 raise AllocatorMemoryException(self._needed(size))
-            _nonneg('alloc', size)
             raise _error(r, 'alloc', _ALLOC_ERRORS)
         return p[0]
 
@@ -208,7 +211,10 @@ class Allocator:
         h = self._h
         if h is None:
             raise _closed('dealloc')
-        r = _lib.lib.numballoc_buf_dealloc(h, start, size)
+        try:
+            r = _lib.lib.numballoc_buf_dealloc(h, start, size)
+        except OverflowError:
+            r = -_errno.EINVAL
         if r < 0:
             _nonneg('dealloc', start, size)
             raise _error(r, 'dealloc', _ALLOC_ERRORS)
