@@ -273,9 +273,10 @@ def make_ops(mod, rnd, cap, nops):
         if op[0] == 'alloc':
             held.append((r, op[1]))
         elif op[0] == 'dealloc':
-            # keep what is still whole of the pieces held
+            # what is left of the piece stays held, on either side
+            hs, hz = held.pop(i)
             s, z = op[1], op[2]
-            held = [h for h in held if h[0] + h[1] <= s or h[0] >= s + z]
+            held += [p for p in ((hs, s - hs), (s + z, hs + hz - s - z)) if p[1] > 0]
         elif op[0] == 'realloc':
             if op[3]:
                 held[i] = (r, op[3])
