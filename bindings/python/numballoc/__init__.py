@@ -176,6 +176,11 @@ def _scratch():
     return p
 
 
+# The hot calls, looked up once.
+_alloc = _lib.lib.numballoc_alloc
+_free = _lib.lib.numballoc_free
+
+
 # --------------------------------------------------------------- ID pools
 
 PoolStat = collections.namedtuple('PoolStat', 'capacity base used free largest_free_run policy owners')
@@ -260,7 +265,7 @@ class Pool:
         h = self._h
         if h is None:
             raise _closed('alloc')
-        r = _lib.lib.numballoc_alloc(h, p)
+        r = _alloc(h, p)
         if r < 0:
             raise _error(r, 'alloc')
         return p[0]
@@ -301,7 +306,7 @@ class Pool:
         h = self._h
         if h is None:
             raise _closed('free')
-        r = _lib.lib.numballoc_free(h, id)
+        r = _free(h, id)
         if r < 0:
             raise _error(r, 'free')
 

@@ -34,6 +34,9 @@ class AllocatorArgumentError(InvalidArgumentError, AssertionError):
     fails an assertion there, hence AssertionError too."""
 
 
+_buf_alloc = _lib.lib.numballoc_buf_alloc
+_buf_dealloc = _lib.lib.numballoc_buf_dealloc
+
 _ALLOC_ERRORS = {**_BY_ERRNO, _errno.ENOENT: RegionNotAllocatedError,
                  _errno.EINVAL: AllocatorArgumentError}
 
@@ -175,7 +178,7 @@ class Allocator:
         if h is None:
             raise _closed('alloc')
         try:
-            r = _lib.lib.numballoc_buf_alloc(h, size, p)
+            r = _buf_alloc(h, size, p)
         except OverflowError:                       # cffi: not a uint64_t
             r = -_errno.EINVAL
         if r < 0:
@@ -212,7 +215,7 @@ class Allocator:
         if h is None:
             raise _closed('dealloc')
         try:
-            r = _lib.lib.numballoc_buf_dealloc(h, start, size)
+            r = _buf_dealloc(h, start, size)
         except OverflowError:
             r = -_errno.EINVAL
         if r < 0:
