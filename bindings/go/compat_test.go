@@ -102,7 +102,7 @@ func TestReadmeExample(t *testing.T) {
 		}
 	}
 	exe := filepath.Join(t.TempDir(), "readme")
-	build := exec.Command(gobin, "build", "-o", exe, "./examples/readme")
+	build := exec.Command(gobin, "build", "-buildvcs=false", "-o", exe, "./examples/readme")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
