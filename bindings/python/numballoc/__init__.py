@@ -80,6 +80,7 @@ class Error(Exception):
         self.op = op
 
     def __str__(self):
+        """'op: message', or the message alone."""
         return '%s: %s' % (self.op, self.strerror) if self.op else self.strerror
 
 
@@ -234,13 +235,16 @@ class Pool:
             _lib.lib.numballoc_close(h)
 
     def __del__(self):
+        """close() when the last reference goes (not in a forked child)."""
         if getattr(self, '_h', None) is not None:
             self.close()
 
     def __enter__(self):
+        """with Pool(...) as x: x is the Pool itself."""
         return self
 
     def __exit__(self, *exc):
+        """close() at the end of the with block; exceptions propagate."""
         self.close()
         return False
 
@@ -396,6 +400,7 @@ class Pool:
         return p[0]
 
     def __repr__(self):
+        """<numballoc.Pool open> or <numballoc.Pool closed>."""
         return '<numballoc.Pool %s>' % ('closed' if self._h is None else 'open')
 
 

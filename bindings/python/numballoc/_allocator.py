@@ -118,13 +118,16 @@ class Allocator:
             _lib.lib.numballoc_buf_close(h)
 
     def __del__(self):
+        """close() when the last reference goes (not in a forked child)."""
         if getattr(self, '_h', None) is not None:
             self.close()
 
     def __enter__(self):
+        """with Allocator(...) as x: x is the Allocator itself."""
         return self
 
     def __exit__(self, *exc):
+        """close() at the end of the with block; exceptions propagate."""
         self.close()
         return False
 
@@ -268,8 +271,10 @@ class Allocator:
         return self._stat().fragmentation
 
     def __str__(self):
+        """'allocs=[(start, size), ...]', as pyglet's."""
         starts, sizes = self.get_allocated_regions()
         return 'allocs=' + repr(list(zip(starts, sizes)))
 
     def __repr__(self):
+        """'<Allocator allocs=[...]>', as pyglet's."""
         return '<%s %s>' % (self.__class__.__name__, str(self))
