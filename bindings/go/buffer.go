@@ -22,9 +22,9 @@ type BufferOptions struct {
 	Path        string      // back the allocator by this regular file instead of a name
 	Flags       Flags       // Create, Excl
 	Mode        os.FileMode // permission bits on creation; 0 means 0600
-	// FirstFit asks for first-fit placement (every allocation at the lowest
-	// offset where it fits), as pyglet's Allocator places. This branch's
-	// library places first fit always; see bufFirstFit.
+	// FirstFit asks for first-fit placement (every allocation at the
+	// lowest offset where it fits, as pyglet's Allocator places) from a
+	// library whose default placement is another (process-local chunks).
 	FirstFit bool
 }
 
@@ -109,8 +109,8 @@ func (b *Buffer) lock() *C.struct_numballoc_buf {
 	return h
 }
 
-// Alloc allocates size bytes (rounded up to whole units) at the lowest
-// offset where they fit and returns the offset. Size 0 returns 0 and
+// Alloc allocates size bytes (rounded up to whole units) and returns
+// their offset: the lowest where they fit with FirstFit. Size 0 returns 0 and
 // changes nothing. ErrFull only when no free range of that size exists;
 // then Needed tells how large to grow.
 func (b *Buffer) Alloc(size uint64) (uint64, error) {
