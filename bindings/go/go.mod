@@ -1,0 +1,3 @@
+module numballoc
+
+go 1.19

@@ -1,0 +1,407 @@
+# SPDX-License-Identifier: MIT
+"""numballoc - lock-free allocation of IDs and buffer offsets from pools
+shared between processes, over the C library libnumballoc.
+
+    import numballoc
+
+    with numballoc.Pool('ports', capacity=1000, base=40000, create=True) as pool:
+        port = pool.alloc()         # numballoc.PoolFullError (a MemoryError) when none is free
+        ...
+        pool.free(port)
+
+numballoc.Allocator is a drop-in for pyglet.graphics.allocation.Allocator
+(see its docstring for the only differences), shared between processes
+when it is given a name.
+
+The package adds no logic: every method is one library call, and the man
+pages in section 3 (numballoc_open(3), numballoc_alloc(3), ...) say what
+each does in detail. Errors are exceptions that derive from
+numballoc.Error and from the built-in that fits (MemoryError for a full
+pool, ValueError for a bad argument, LookupError for an ID that is not
+allocated, FileNotFoundError for a pool that does not exist, ...); each
+carries the library's errno in .errno.
+
+The library is found as _lib's docstring says ($NUMBALLOC_LIBRARY first);
+numballoc.LIBRARY is the path loaded and numballoc.FFI the foreign-function
+module in use ('cffi' or 'ctypes').
+"""
+import collections
+import errno as _errno
+import os
+import threading
+
+from . import _lib
+
+__all__ = [
+    'Pool', 'PoolStat', 'unlink', 'strerror',
+    'Allocator', 'AllocatorMemoryException',
+    'Error', 'PoolFullError', 'InvalidArgumentError', 'AlreadyAllocatedError',
+    'NotAllocatedError', 'PoolExistsError', 'PoolNotFoundError', 'CorruptPoolError',
+    'PoolVersionError', 'PoolKindError', 'OwnersNotSupportedError', 'NoSuchProcessError',
+    'PoolOSError', 'PoolClosedError',
+    'LOWEST', 'CYCLIC', 'SPREAD', 'LIBRARY', 'FFI',
+]
+
+LIBRARY = _lib.PATH
+FFI = _lib.FFI
+
+# Allocation policies of an ID pool (enum numballoc_policy).
+LOWEST = 0      # the lowest free ID (file descriptors, IDA)
+CYCLIC = 1      # the next free ID after the last handed out (PIDs)
+SPREAD = 2      # any free ID, threads start apart (throughput)
+
+_CREATE, _EXCL, _OWNERS = 0x1, 0x2, 0x4
+# NUMBALLOC_BUF_FIRST_FIT: first-fit placement for a buffer allocator, in
+# libraries whose default placement is process-local chunks. pyglet places
+# first fit; Allocator asks for it (see the MERGE mark in Allocator.__init__).
+_BUF_FIRST_FIT = 0x10
+
+ECORRUPT = _errno.EUCLEAN           # NUMBALLOC_ECORRUPT
+EVERSION = _errno.EPROTONOSUPPORT   # NUMBALLOC_EVERSION
+EKIND = _errno.EMEDIUMTYPE          # NUMBALLOC_EKIND
+
+
+def strerror(err):
+    """The library's message for an error number, negative or positive
+    (numballoc_strerror(3)); never fails."""
+    return _lib.string(_lib.lib.numballoc_strerror(int(err)))
+
+
+# ------------------------------------------------------------------ errors
+
+class Error(Exception):
+    """Base of every error the library reports. .errno is the positive
+    errno, .strerror the library's message, .op the function."""
+
+    def __init__(self, errno, strerror, op=None):
+        super().__init__(errno, strerror)
+        self.errno = errno
+        self.strerror = strerror
+        self.op = op
+
+    def __str__(self):
+        """'op: message', or the message alone."""
+        return '%s: %s' % (self.op, self.strerror) if self.op else self.strerror
+
+
+class PoolFullError(Error, MemoryError):
+    """No free ID, run or range of the size asked for (ENOSPC)."""
+
+
+class InvalidArgumentError(Error, ValueError):
+    """A bad argument, or options that contradict an existing pool (EINVAL)."""
+
+
+class AlreadyAllocatedError(Error, ValueError):
+    """The ID asked for is already allocated (EEXIST)."""
+
+
+class NotAllocatedError(Error, LookupError):
+    """The ID or range is not allocated, or nothing was found (ENOENT)."""
+
+
+class PoolExistsError(Error, FileExistsError):
+    """The pool exists and exclusive creation was asked for (EEXIST on open)."""
+
+
+class PoolNotFoundError(Error, FileNotFoundError):
+    """No such pool, and creation was not asked for (ENOENT on open or unlink)."""
+
+
+class PoolOSError(Error, OSError):
+    """A system error passed through from shm_open(3), open(2), mmap(2) ..."""
+
+
+class CorruptPoolError(PoolOSError):
+    """The segment is not a valid numballoc segment (NUMBALLOC_ECORRUPT)."""
+
+
+class PoolVersionError(PoolOSError):
+    """The segment has a format version this library does not know (NUMBALLOC_EVERSION)."""
+
+
+class PoolKindError(PoolOSError):
+    """The segment holds another kind of pool (NUMBALLOC_EKIND)."""
+
+
+class OwnersNotSupportedError(Error, TypeError):
+    """An owner function on a pool created without owners=True (EOPNOTSUPP)."""
+
+
+class NoSuchProcessError(Error, ProcessLookupError):
+    """The process named as an owner is not running (ESRCH)."""
+
+
+class PoolClosedError(Error, ValueError):
+    """The handle was closed (raised by the package, like I/O on a closed file)."""
+
+
+_BY_ERRNO = {
+    _errno.ENOSPC: PoolFullError,
+    _errno.EINVAL: InvalidArgumentError,
+    _errno.EEXIST: AlreadyAllocatedError,
+    _errno.ENOENT: NotAllocatedError,
+    ECORRUPT: CorruptPoolError,
+    EVERSION: PoolVersionError,
+    EKIND: PoolKindError,
+    _errno.EOPNOTSUPP: OwnersNotSupportedError,
+    _errno.ESRCH: NoSuchProcessError,
+}
+_BY_ERRNO_OPEN = {**_BY_ERRNO, _errno.EEXIST: PoolExistsError, _errno.ENOENT: PoolNotFoundError}
+
+
+def _error(r, op, table=_BY_ERRNO):
+    e = -r
+    return table.get(e, PoolOSError)(e, strerror(r), op)
+
+
+def _closed(op):
+    return PoolClosedError(_errno.EBADF, 'the handle is closed', op)
+
+
+def unlink(name):
+    """Remove the name of a shared pool of any kind; open handles keep
+    working (numballoc_unlink(3)). PoolNotFoundError if there is none."""
+    r = _lib.lib.numballoc_unlink(_lib.cstr(name))
+    if r < 0:
+        raise _error(r, 'unlink', _BY_ERRNO_OPEN)
+
+
+# One scratch uint64_t per thread for the IDs the library writes back: a
+# new C object per call costs more than the call (see the README section).
+_tls = threading.local()
+
+
+def _scratch():
+    p = _tls.u64 = _lib.new('uint64_t *')
+    return p
+
+
+# The hot calls, looked up once.
+_alloc = _lib.lib.numballoc_alloc
+_free = _lib.lib.numballoc_free
+
+
+# --------------------------------------------------------------- ID pools
+
+PoolStat = collections.namedtuple('PoolStat', 'capacity base used free largest_free_run policy owners')
+PoolStat.__doc__ = """What Pool.stat() counts (struct numballoc_stat): used, free and
+largest_free_run are counted from the words now; owners is True when the
+pool records holders."""
+
+
+class Pool:
+    """An open handle on an ID pool (numballoc_open(3)).
+
+    Pool(name, capacity=0, base=0, *, path=None, policy=LOWEST,
+         create=False, exclusive=False, owners=False, mode=0)
+
+    name is a POSIX shared-memory name ('ports' or '/ports'); with name
+    None, path names a regular file that backs the pool; with both None the
+    pool is private to this process. create=True creates it if it does not
+    exist (capacity IDs from base, by policy; owners=True records who holds
+    each ID); exclusive=True with create fails with PoolExistsError if it
+    exists. When it exists, capacity and base 0 accept the pool's and
+    other values must equal them (else InvalidArgumentError).
+
+    A Pool is a context manager (close() at the end of the with block). Its
+    methods may be called from several threads at once, but not after or
+    while close() runs. A child made by fork() must open its own Pool; a
+    Pool inherited across fork() is not closed by the child.
+    """
+
+    __slots__ = ('_h', '_pid', '__weakref__')
+
+    def __init__(self, name=None, capacity=0, base=0, *, path=None, policy=LOWEST,
+                 create=False, exclusive=False, owners=False, mode=0):
+        self._h = None
+        flags = (_CREATE if create else 0) | (_EXCL if exclusive else 0) | (_OWNERS if owners else 0)
+        cpath = _lib.cbuf(path)
+        o = _lib.new('struct numballoc_opts *')
+        o[0].capacity, o[0].base, o[0].path = capacity, base, cpath
+        o[0].policy, o[0].flags, o[0].mode = policy, flags, mode
+        hp = _lib.new('struct numballoc **')
+        r = _lib.lib.numballoc_open(_lib.cstr(name), o, hp)
+        if r < 0:
+            raise _error(r, 'open', _BY_ERRNO_OPEN)
+        self._h = hp[0]
+        self._pid = os.getpid()
+
+    def close(self):
+        """Release the handle; the pool and its IDs stay. Closing a closed
+        Pool does nothing."""
+        h, self._h = self._h, None
+        if h is not None and self._pid == os.getpid():
+            _lib.lib.numballoc_close(h)
+
+    def __del__(self):
+        """close() when the last reference goes (not in a forked child)."""
+        if getattr(self, '_h', None) is not None:
+            self.close()
+
+    def __enter__(self):
+        """with Pool(...) as x: x is the Pool itself."""
+        return self
+
+    def __exit__(self, *exc):
+        """close() at the end of the with block; exceptions propagate."""
+        self.close()
+        return False
+
+    @property
+    def closed(self):
+        """True after close()."""
+        return self._h is None
+
+    def _handle(self, op):
+        h = self._h
+        if h is None:
+            raise _closed(op)
+        return h
+
+    def alloc(self):
+        """Allocate one ID by the pool's policy and return it.
+        PoolFullError only when none is free."""
+        try:
+            p = _tls.u64
+        except AttributeError:
+            p = _scratch()
+        h = self._h
+        if h is None:
+            raise _closed('alloc')
+        r = _alloc(h, p)
+        if r < 0:
+            raise _error(r, 'alloc')
+        return p[0]
+
+    def alloc_in(self, lo, hi):
+        """Allocate one ID in [lo, hi] (inclusive, clipped to the pool;
+        InvalidArgumentError if they are disjoint) and return it."""
+        try:
+            p = _tls.u64
+        except AttributeError:
+            p = _scratch()
+        r = _lib.lib.numballoc_alloc_in(self._handle('alloc_in'), lo, hi, p)
+        if r < 0:
+            raise _error(r, 'alloc_in')
+        return p[0]
+
+    def alloc_id(self, id):
+        """Claim exactly id: AlreadyAllocatedError if it is held,
+        InvalidArgumentError if it is outside the pool."""
+        r = _lib.lib.numballoc_alloc_id(self._handle('alloc_id'), id)
+        if r < 0:
+            raise _error(r, 'alloc_id')
+
+    def alloc_block(self, count, align=1):
+        """Allocate count contiguous IDs, the first a multiple of align from
+        the base (a power of two; 0 or 1: any), and return the first."""
+        try:
+            p = _tls.u64
+        except AttributeError:
+            p = _scratch()
+        r = _lib.lib.numballoc_alloc_block(self._handle('alloc_block'), count, align, p)
+        if r < 0:
+            raise _error(r, 'alloc_block')
+        return p[0]
+
+    def free(self, id):
+        """Free one ID: NotAllocatedError if it is not allocated."""
+        h = self._h
+        if h is None:
+            raise _closed('free')
+        r = _free(h, id)
+        if r < 0:
+            raise _error(r, 'free')
+
+    def free_block(self, first, count):
+        """Free count IDs from first: NotAllocatedError, and nothing freed,
+        if any of them is not allocated."""
+        r = _lib.lib.numballoc_free_block(self._handle('free_block'), first, count)
+        if r < 0:
+            raise _error(r, 'free_block')
+
+    def test(self, id):
+        """True if id is allocated, False if it is free."""
+        r = _lib.lib.numballoc_test(self._handle('test'), id)
+        if r < 0:
+            raise _error(r, 'test')
+        return r == 1
+
+    def __contains__(self, id):
+        """id in pool: test(id)."""
+        return self.test(id)
+
+    def next(self, start):
+        """The first allocated ID >= start, or None when there is none."""
+        try:
+            p = _tls.u64
+        except AttributeError:
+            p = _scratch()
+        r = _lib.lib.numballoc_next(self._handle('next'), start, p)
+        if r == -_errno.ENOENT:
+            return None
+        if r < 0:
+            raise _error(r, 'next')
+        return p[0]
+
+    def __iter__(self):
+        """The allocated IDs in increasing order, read as the iteration goes."""
+        st = self.stat()
+        i, end = st.base, st.base + st.capacity
+        while i < end:
+            i = self.next(i)
+            if i is None:
+                return
+            yield i
+            i += 1
+
+    def stat(self):
+        """A PoolStat, counted from the pool's words now."""
+        st = _lib.new('struct numballoc_stat *')
+        r = _lib.lib.numballoc_stat(self._handle('stat'), st)
+        if r < 0:
+            raise _error(r, 'stat')
+        s = st[0]
+        return PoolStat(s.capacity, s.base, s.used, s.free, s.largest_free_run, s.policy,
+                        bool(s.flags & _OWNERS))
+
+    def set_owner(self, pid=0):
+        """Record pid as the holder of the IDs this handle allocates from now
+        on (0: this process). NoSuchProcessError if pid is not running;
+        OwnersNotSupportedError on a pool created without owners."""
+        r = _lib.lib.numballoc_set_owner(self._handle('set_owner'), pid)
+        if r < 0:
+            raise _error(r, 'set_owner')
+
+    def owner(self, id):
+        """The pid recorded for id; NotAllocatedError if it is not allocated."""
+        p = _lib.new('int *')
+        r = _lib.lib.numballoc_owner(self._handle('owner'), id, p)
+        if r < 0:
+            raise _error(r, 'owner')
+        return p[0]
+
+    def reclaim(self):
+        """Release every ID whose holder no longer exists; return how many
+        this call released. Never releases an ID of a live holder."""
+        p = _lib.new('uint64_t *')
+        r = _lib.lib.numballoc_reclaim(self._handle('reclaim'), p)
+        if r < 0:
+            raise _error(r, 'reclaim')
+        return p[0]
+
+    def free_owner(self, pid):
+        """Release every ID that pid holds, alive or not; return how many."""
+        p = _lib.new('uint64_t *')
+        r = _lib.lib.numballoc_free_owner(self._handle('free_owner'), pid, p)
+        if r < 0:
+            raise _error(r, 'free_owner')
+        return p[0]
+
+    def __repr__(self):
+        """<numballoc.Pool open> or <numballoc.Pool closed>."""
+        return '<numballoc.Pool %s>' % ('closed' if self._h is None else 'open')
+
+
+from ._allocator import Allocator, AllocatorMemoryException  # noqa: E402
