@@ -337,7 +337,7 @@ struct fig {
 	char name[96];
 	double v[NENG][MAXRUNS];	/* ns per operation, one per run */
 	int n[NENG];			/* runs measured per engine; 0: not measured */
-	char extra[160];		/* more key=value pairs for the machine line */
+	char extra[192];		/* more key=value pairs for the machine line */
 	char note[96];			/* for the person */
 };
 
