@@ -668,7 +668,9 @@ static void bench_pairs(void)
 	for (big = 0; big < 2; big++) {
 		uint64_t cap = big ? opt.bigcap : opt.cap;
 
-		snprintf(sfx, sizeof(sfx), big ? "/2^%d" : "", __builtin_ctzll(cap));
+		sfx[0] = 0;
+		if (big)
+			snprintf(sfx, sizeof(sfx), "/2^%d", __builtin_ctzll(cap));
 		printf("\n# alloc + free of a random held ID (held in a uint64_t array, the ID to free\n"
 		       "# drawn as the loop reaches it: no prefetch), one process, pool of %" PRIu64
 		       " IDs%s\n",
