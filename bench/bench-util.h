@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench-util.h - what the benchmark programs share: a fast random number
- * generator, the thread's CPU clock, and the random picks of the pair
+ * generator, the thread's CPU clock, and the random pick of the pair
  * figures. Header only (static inline): each program stays one file to
  * read, and bench-buffer.c still builds alone.
  */
@@ -42,37 +42,16 @@ static inline uint64_t cpu_ns(void)
 }
 
 /*
- * The random picks in a held array of the pair figures, drawn PICK_AHEAD
- * pairs early and prefetched then. The array is megabytes; an allocator's
- * atomic operations are full barriers, so a pick fetched one pair ahead
- * had not arrived and its miss (30 ns and more) was timed as the
- * allocator's.
+ * The pair figures free a random held ID, drawn as the loop reaches it:
+ * no look-ahead, no prefetch. A caller that frees an ID it took long ago
+ * meets its entry in a large array, and the ID's word, cold; the
+ * allocator's own writes (the words, the summary) are then timed the way
+ * that caller pays for them. (Until issue 20 the picks were drawn 16 pairs
+ * ahead and prefetched, which hid those misses.)
  */
-#define PICK_AHEAD 16
-
-struct picks {
-	uint64_t ring[PICK_AHEAD];
-	uint64_t i;
-};
-
-static inline void picks_init(struct picks *pk, const uint32_t *held, uint64_t nheld,
-			      uint64_t *seed)
+static inline uint64_t pick(uint64_t nheld, uint64_t *seed)
 {
-	for (pk->i = 0; pk->i < PICK_AHEAD; pk->i++) {
-		pk->ring[pk->i] = below(seed, nheld + 1);
-		__builtin_prefetch(&held[pk->ring[pk->i]], 1);
-	}
-}
-
-/* The next pick (an index into HELD[0..NHELD]); draws and prefetches its successor. */
-static inline uint64_t pick(struct picks *pk, const uint32_t *held, uint64_t nheld,
-			    uint64_t *seed)
-{
-	uint64_t *slot = &pk->ring[pk->i++ % PICK_AHEAD], k = *slot;
-
-	*slot = below(seed, nheld + 1);
-	__builtin_prefetch(&held[*slot], 1);
-	return k;
+	return below(seed, nheld + 1);
 }
 
 #endif /* NB_BENCH_UTIL_H */

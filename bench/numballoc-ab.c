@@ -11,8 +11,10 @@
  * gets its own pool filled the same way, and the two take turns: short
  * rounds, A then B, then B then A, and so on. The figure is the median of
  * the rounds' own ratios B/A, with its quartiles: below 1, B is faster.
+ * The held IDs are a uint64_t array and the ID to free is drawn as the
+ * loop reaches it, with no prefetch (bench-util.h): what a caller pays.
  *
- *	numballoc-ab [--rounds N] [--iters N] A.so B.so POLICY FILL
+ *	numballoc-ab [--rounds N] [--iters N] [--bits B] A.so B.so POLICY FILL
  *
  * POLICY: lowest, cyclic or spread. FILL: a percentage (0 to 99.99) or
  * "1free" (one free ID). Not a test: it prints figures and fails only on
@@ -33,7 +35,6 @@
 #include "numballoc.h"
 #include "bench-util.h"
 
-#define CAP (UINT64_C(1) << 20)
 #define MAXROUNDS 201
 
 struct build {
@@ -46,7 +47,7 @@ struct build {
 	int (*free)(struct numballoc *, uint64_t);
 	struct numballoc *pool;
 	char name[64];
-	uint32_t *held;
+	uint64_t *held;			/* the IDs held, as a caller keeps them */
 	double ns[MAXROUNDS];
 };
 
@@ -87,7 +88,8 @@ static void *sym(void *h, const char *path, const char *name)
 	return f;
 }
 
-static void load(struct build *b, unsigned int policy, const uint32_t *ids, uint64_t n, int which)
+static void load(struct build *b, unsigned int policy, uint64_t cap, const uint32_t *ids,
+		 uint64_t n, int which)
 {
 	struct numballoc_opts o;
 	void *h = dlopen(b->path, RTLD_NOW | RTLD_LOCAL);
@@ -103,7 +105,7 @@ static void load(struct build *b, unsigned int policy, const uint32_t *ids, uint
 	b->alloc_id = sym(h, b->path, "numballoc_alloc_id");
 	b->free = sym(h, b->path, "numballoc_free");
 	memset(&o, 0, sizeof(o));
-	o.capacity = CAP;
+	o.capacity = cap;
 	o.policy = policy;
 	o.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL;
 	snprintf(b->name, sizeof(b->name), "numballoc-ab-%ld-%d", (long)getpid(), which);
@@ -111,7 +113,7 @@ static void load(struct build *b, unsigned int policy, const uint32_t *ids, uint
 	if (r < 0)
 		die("%s: numballoc_open: %s", b->path, strerror(-r));
 	made[nmade++] = b;
-	b->held = malloc((n + 1) * sizeof(uint32_t));
+	b->held = malloc((n + 1) * sizeof(uint64_t));
 	if (!b->held)
 		die("out of memory");
 	for (i = 0; i < n; i++) {
@@ -124,17 +126,15 @@ static void load(struct build *b, unsigned int policy, const uint32_t *ids, uint
 /* ITERS pairs on B's pool; the CPU ns of one pair. */
 static double round_of(struct build *b, uint64_t n, uint64_t iters, uint64_t *seed)
 {
-	struct picks pk;
 	uint64_t i, id, t0;
 
-	picks_init(&pk, b->held, n, seed);
 	t0 = cpu_ns();
 	for (i = 0; i < iters; i++) {
-		uint64_t k = pick(&pk, b->held, n, seed);
+		uint64_t k = pick(n, seed);
 
 		if (b->alloc(b->pool, &id) < 0)
 			die("%s: an allocation failed with %" PRIu64 " IDs held", b->path, n);
-		b->held[n] = (uint32_t)id;
+		b->held[n] = id;
 		id = b->held[k];
 		b->held[k] = b->held[n];
 		if (b->free(b->pool, id) < 0)
@@ -145,11 +145,12 @@ static double round_of(struct build *b, uint64_t n, uint64_t iters, uint64_t *se
 
 static void usage(void)
 {
-	fputs("usage: numballoc-ab [--rounds N] [--iters N] A.so B.so POLICY FILL\n"
+	fputs("usage: numballoc-ab [--rounds N] [--iters N] [--bits B] A.so B.so POLICY FILL\n"
 	      "  POLICY  lowest, cyclic or spread\n"
 	      "  FILL    percent of the pool held at random (0 to 99.99), or 1free\n"
 	      "  --rounds N  rounds per build, 5..201 (default 21)\n"
-	      "  --iters N   pairs per round (default 200000)\n",
+	      "  --iters N   pairs per round (default 200000)\n"
+	      "  --bits B    a pool of 2^B IDs, 7..26 (default 20)\n",
 	      stderr);
 	exit(2);
 }
@@ -159,12 +160,13 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "iters", required_argument, NULL, 'i' },
+		{ "bits", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const policies[] = { "lowest", "cyclic", "spread" };
 	struct build b[2];
 	double ratio[MAXROUNDS], fill;
-	uint64_t n, i, seed = 0x5eed, iters = 200000;
+	uint64_t n, i, seed = 0x5eed, iters = 200000, cap = UINT64_C(1) << 20;
 	uint32_t *ids;
 	unsigned int policy;
 	int c, rounds = 21, rd;
@@ -179,6 +181,11 @@ int main(int argc, char **argv)
 			iters = strtoull(optarg, &end, 10);
 			if (*end || iters == 0)
 				usage();
+		} else if (c == 'b') {
+			i = strtoull(optarg, &end, 10);
+			if (*end || i < 7 || i > 26)
+				usage();
+			cap = UINT64_C(1) << i;
 		} else {
 			usage();
 		}
@@ -191,20 +198,20 @@ int main(int argc, char **argv)
 	if (policy == 3)
 		usage();
 	if (!strcmp(argv[optind + 3], "1free")) {
-		n = CAP - 1;
+		n = cap - 1;
 	} else {
 		fill = strtod(argv[optind + 3], &end);
 		if (*end || !(fill >= 0 && fill < 100))
 			usage();
-		n = (uint64_t)((double)CAP * fill / 100);
+		n = (uint64_t)((double)cap * fill / 100);
 	}
 	/* the same random fill for both: a shuffle of every ID, the first N held */
-	ids = malloc(CAP * sizeof(uint32_t));
+	ids = malloc(cap * sizeof(uint32_t));
 	if (!ids)
 		die("out of memory");
-	for (i = 0; i < CAP; i++)
+	for (i = 0; i < cap; i++)
 		ids[i] = (uint32_t)i;
-	for (i = CAP - 1; i > 0; i--) {
+	for (i = cap - 1; i > 0; i--) {
 		uint64_t j = below(&seed, i + 1);
 		uint32_t t = ids[i];
 
@@ -214,7 +221,7 @@ int main(int argc, char **argv)
 	memset(b, 0, sizeof(b));
 	for (c = 0; c < 2; c++) {
 		b[c].path = argv[optind + c];
-		load(&b[c], policy, ids, n, c);
+		load(&b[c], policy, cap, ids, n, c);
 	}
 	free(ids);
 	/* two warm-up rounds each, then A B, B A, A B, ... */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * numballoc-bench - figures for issue 4: numballoc against two baselines
- * compiled into this program and run in the same invocation (baseline.h):
+ * numballoc-bench - figures for issues 4 and 20: numballoc against two
+ * baselines compiled into this program and run in the same invocation
+ * (baseline.h):
  * "mutex" (the same bitmap under a process-shared pthread mutex, linear
  * scan) and "hint" (the Go numballoc algorithm on 64-bit words: lock-free
  * CAS scan from a per-process word hint, no index).
@@ -57,6 +58,7 @@ static struct {
 	int quick;
 	int runs;		/* repeated runs per figure, >= 5 */
 	uint64_t cap;		/* IDs in the large pools */
+	uint64_t bigcap;	/* IDs in the largest pools (pair figures) */
 	double run_ns;		/* aimed length of one timed run */
 	int samples;		/* new-handle samples per run */
 	const char *cli;	/* numballoc-cli to time, or NULL */
@@ -335,7 +337,7 @@ struct fig {
 	char name[96];
 	double v[NENG][MAXRUNS];	/* ns per operation, one per run */
 	int n[NENG];			/* runs measured per engine; 0: not measured */
-	char extra[160];		/* more key=value pairs for the machine line */
+	char extra[192];		/* more key=value pairs for the machine line */
 	char note[96];			/* for the person */
 };
 
@@ -451,22 +453,20 @@ static void fig_add(struct fig *f, enum eng e, double ns)
  * held ID (possibly the new one). The fill stays where it was. Returns the
  * elapsed nanoseconds; counts failures in *BAD.
  */
-static uint64_t pairs(struct pool *p, uint32_t *held, uint64_t nheld, uint64_t iters,
+static uint64_t pairs(struct pool *p, uint64_t *held, uint64_t nheld, uint64_t iters,
 		      uint64_t *seed, uint64_t *bad)
 {
-	struct picks pk;
 	uint64_t i, id, t0;
 
-	picks_init(&pk, held, nheld, seed);
 	t0 = cpu_ns();
 	for (i = 0; i < iters; i++) {
-		uint64_t k = pick(&pk, held, nheld, seed);
+		uint64_t k = pick(nheld, seed);
 
 		if (p_alloc(p, &id) < 0) {
 			++*bad;
 			continue;
 		}
-		held[nheld] = (uint32_t)id;
+		held[nheld] = id;
 		id = held[k];
 		held[k] = held[nheld];
 		if (p_free(p, id) < 0)
@@ -476,7 +476,7 @@ static uint64_t pairs(struct pool *p, uint32_t *held, uint64_t nheld, uint64_t i
 }
 
 /* Iterations for one timed run of about opt.run_ns, bounded by count. */
-static uint64_t calibrate(struct pool *p, uint32_t *held, uint64_t nheld, uint64_t *seed)
+static uint64_t calibrate(struct pool *p, uint64_t *held, uint64_t nheld, uint64_t *seed)
 {
 	uint64_t bad = 0, n = 64, t;
 
@@ -495,15 +495,16 @@ static double measure_pairs(struct fig *f, enum eng e, const struct fill *fl, ui
 			    unsigned int policy)
 {
 	struct pool p;
-	uint32_t *held = malloc((fl->n + 1) * sizeof(uint32_t));
-	uint64_t seed = 0x5eed + (uint64_t)e, bad = 0, iters;
+	uint64_t *held = malloc((fl->n + 1) * sizeof(uint64_t));
+	uint64_t seed = 0x5eed + (uint64_t)e, bad = 0, iters, i;
 	int run;
 
 	if (!held)
 		die("out of memory");
 	pool_create(&p, e, cap, policy);
 	fill_apply(fl, &p);
-	memcpy(held, fl->ids, fl->n * sizeof(uint32_t));
+	for (i = 0; i < fl->n; i++)
+		held[i] = fl->ids[i];
 	iters = calibrate(&p, held, fl->n, &seed);
 	for (run = 0; run < opt.runs; run++)
 		fig_add(f, e, (double)pairs(&p, held, fl->n, iters, &seed, &bad) / (double)iters);
@@ -528,7 +529,7 @@ struct duo {
 	uint64_t nheld[2];	/* IDs each child holds */
 };
 
-static void duo_child(struct duo *d, int who, struct pool *p, uint32_t *held, uint64_t iters)
+static void duo_child(struct duo *d, int who, struct pool *p, uint64_t *held, uint64_t iters)
 {
 	uint64_t seed = 0xd00 + (uint64_t)who * 7919 + (uint64_t)getpid(), bad = 0, t;
 
@@ -550,7 +551,7 @@ static void duo_child(struct duo *d, int who, struct pool *p, uint32_t *held, ui
  * WHO freeing from HELD[WHO]. Returns the slower child's CPU ns per pair
  * of all of them together; *WALL gets the wall ns per pair.
  */
-static double duo_round(struct duo *d, struct pool *p, uint32_t **held, uint64_t iters,
+static double duo_round(struct duo *d, struct pool *p, uint64_t **held, uint64_t iters,
 			int nproc, double *wall)
 {
 	pid_t pid[2];
@@ -590,7 +591,7 @@ struct duo_eng {
 	double scale[MAXRUNS];	/* per run: throughput of two / throughput of one */
 	double wall[MAXRUNS];	/* the same from wall time */
 	struct pool p;
-	uint32_t *held[2];	/* the IDs each child frees from */
+	uint64_t *held[2];	/* the IDs each child frees from */
 };
 
 /*
@@ -618,7 +619,7 @@ static void measure_duo(struct fig *f1, struct fig *f2, struct duo_eng *de, int 
 		pool_create(&de[k].p, de[k].e, cap, policy);
 		fill_apply(fl, &de[k].p);
 		for (who = 0; who < 2; who++)
-			de[k].held[who] = shared((fl->n + 2) * sizeof(uint32_t));
+			de[k].held[who] = shared((fl->n + 2) * sizeof(uint64_t));
 		d->nheld[0] = d->nheld[1] = 0;	/* the same deal for every engine */
 		for (i = 0; i < fl->n; i++) {
 			who = halves ? fl->ids[i] >= cap / 2 : (int)(i % 2);
@@ -647,7 +648,7 @@ static void measure_duo(struct fig *f1, struct fig *f2, struct duo_eng *de, int 
 	for (k = 0; k < ne; k++) {
 		pool_destroy(&de[k].p);
 		for (who = 0; who < 2; who++)
-			munmap(de[k].held[who], (fl->n + 2) * sizeof(uint32_t));
+			munmap(de[k].held[who], (fl->n + 2) * sizeof(uint64_t));
 	}
 	munmap(d, sizeof(*d));
 }
@@ -660,27 +661,38 @@ static const double duo_fills[] = { 0, 90, 99, 99.9 };
 
 static void bench_pairs(void)
 {
-	unsigned int pol, fi;
+	unsigned int pol, fi, big;
 	enum eng e;
-	char lab[16];
+	char lab[16], sfx[16];
 
-	printf("\n# alloc + free of a random held ID, one process, pool of %" PRIu64 " IDs\n",
-	       opt.cap);
-	for (pol = 0; pol < 3; pol++) {
-		for (fi = 0; fi < NPAIR_FILLS; fi++) {
-			struct fig f;
-			struct fill fl;
+	for (big = 0; big < 2; big++) {
+		uint64_t cap = big ? opt.bigcap : opt.cap;
 
-			memset(&f, 0, sizeof(f));
-			snprintf(f.name, sizeof(f.name), "pair/%s/%s", pol_name[pol],
-				 fill_label(pair_fills[fi], lab, sizeof(lab)));
-			if (skip(f.name))
-				continue;
-			fill_random(&fl, opt.cap, fill_count(pair_fills[fi], opt.cap), 42 + fi);
-			for (e = 0; e < NENG; e++)
-				measure_pairs(&f, e, &fl, opt.cap, pol);
-			fig_print(&f);
-			free(fl.ids);
+		sfx[0] = 0;
+		if (big)
+			snprintf(sfx, sizeof(sfx), "/2^%d", __builtin_ctzll(cap));
+		printf("\n# alloc + free of a random held ID (held in a uint64_t array, the ID to free\n"
+		       "# drawn as the loop reaches it: no prefetch), one process, pool of %" PRIu64
+		       " IDs%s\n",
+		       cap, big ? "\n# (no mutex figures here: its linear scan from 0 makes them minutes)" : "");
+		for (pol = 0; pol < 3; pol++) {
+			for (fi = 0; fi < NPAIR_FILLS; fi++) {
+				struct fig f;
+				struct fill fl;
+
+				memset(&f, 0, sizeof(f));
+				snprintf(f.name, sizeof(f.name), "pair/%s/%s%s", pol_name[pol],
+					 fill_label(pair_fills[fi], lab, sizeof(lab)), sfx);
+				if (skip(f.name))
+					continue;
+				fill_random(&fl, cap, fill_count(pair_fills[fi], cap), 42 + fi);
+				for (e = 0; e < NENG; e++)
+					if (!big || e != E_MX)
+						measure_pairs(&f, e, &fl, cap, pol);
+				snprintf(f.extra, sizeof(f.extra), "cap=%" PRIu64, cap);
+				fig_print(&f);
+				free(fl.ids);
+			}
 		}
 	}
 }
@@ -690,8 +702,8 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int ha
 	struct duo_eng de[NENG + 1];
 	struct fig f1, f2;
 	struct fill fl;
-	char lab[16], fx[32] = "", fn[24] = "";
-	double med, lo, hi, mx, hb;
+	char lab[16], fx[48] = "", fn[24] = "";
+	double med, lo, hi, mx, hb, wall, hbw;
 	int k, ne = NENG;
 
 	memset(&f1, 0, sizeof(f1));
@@ -721,32 +733,35 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int ha
 			de[k].iters = 64;
 	}
 	/*
-	 * Spread beside the floor (baseline.h): the same pairs with two CAS on
-	 * the freed ID's word and nothing else, as many per process as
-	 * numballoc's. Where the floor does not scale, the cache lines that
+	 * Spread and cyclic beside the floor (baseline.h): the same pairs with
+	 * two CAS on the freed ID's word and nothing else, as many per process
+	 * as numballoc's. Where the floor does not scale, the cache lines that
 	 * both processes write are the limit, not the allocator.
 	 */
-	if (pol == NUMBALLOC_SPREAD && cap > 64) {
+	if (pol != NUMBALLOC_LOWEST && cap > 64) {
 		de[ne].e = E_FL;
 		de[ne].iters = de[E_NB].iters;
 		ne++;
 	}
 	measure_duo(&f1, &f2, de, ne, &fl, cap, pol, halves);
 	med = median(de[E_NB].scale, opt.runs, &lo, &hi);
+	wall = median(de[E_NB].wall, opt.runs, NULL, NULL);
 	mx = median(de[E_MX].scale, opt.runs, NULL, NULL);
 	hb = median(de[E_HB].scale, opt.runs, NULL, NULL);
+	hbw = median(de[E_HB].wall, opt.runs, NULL, NULL);
 	if (ne > NENG) {
 		double fl_med = median(de[E_FL].scale, opt.runs, NULL, NULL);
+		double fl_wall = median(de[E_FL].wall, opt.runs, NULL, NULL);
 
-		snprintf(fx, sizeof(fx), " floor_scale=%.2f", fl_med);
-		snprintf(fn, sizeof(fn), ", floor %.2f", fl_med);
+		snprintf(fx, sizeof(fx), " floor_scale=%.2f floor_wall_scale=%.2f", fl_med, fl_wall);
+		snprintf(fn, sizeof(fn), ", floor %.2f", fl_wall);
 	}
 	snprintf(f2.extra, sizeof(f2.extra),
 		 "scale=%.2f scale_min=%.2f scale_max=%.2f wall_scale=%.2f mutex_scale=%.2f "
-		 "hint_scale=%.2f%s",
-		 med, lo, hi, median(de[E_NB].wall, opt.runs, NULL, NULL), mx, hb, fx);
-	snprintf(f2.note, sizeof(f2.note), "x1: %.2f (mutex %.2f, hint %.2f%s)", med, mx, hb,
-		 fn);
+		 "hint_scale=%.2f hint_wall_scale=%.2f%s",
+		 med, lo, hi, wall, mx, hb, hbw, fx);
+	snprintf(f2.note, sizeof(f2.note), "x1 wall %.2f (hint %.2f%s); cpu %.2f", wall, hbw, fn,
+		 med);
 	fig_print(&f1);
 	fig_print(&f2);
 	free(fl.ids);
@@ -758,15 +773,18 @@ static void bench_duo(void)
 
 	printf("\n# one process, then two at once, in turn (pair1: one forked process; pair2: ns per pair\n"
 	       "# of both together, from the CPU time of the slower one; x1: throughput of two / throughput\n"
-	       "# of one, the median of each run's own ratio; wall-time scale in the machine line)\n");
+	       "# of one, the median of each run's own ratio, from wall time, then from CPU time). The\n"
+	       "# fill is dealt to the two in turn, or (/halves) the lower half's IDs to one and the\n"
+	       "# upper half's to the other: at 0%% nothing is held, so the 0%% line is both.\n");
 	for (pol = 0; pol < 3; pol++) {
 		for (fi = 0; fi < NDUO_FILLS; fi++)
 			duo_one(pol, duo_fills[fi], opt.cap, (int)fi, 0);
 		duo_one(pol, 0, 64, NDUO_FILLS, 0);
+		/* each process freeing in its own half (0% holds nothing to split) */
+		if (pol != NUMBALLOC_LOWEST)
+			for (fi = 1; fi < NDUO_FILLS; fi++)
+				duo_one(pol, duo_fills[fi], opt.cap, (int)fi, 1);
 	}
-	/* spread with each process freeing in its own half (0% holds nothing to split) */
-	for (fi = 1; fi < NDUO_FILLS; fi++)
-		duo_one(NUMBALLOC_SPREAD, duo_fills[fi], opt.cap, (int)fi, 1);
 }
 
 /* ------------------------------------------- a new handle's first claim */
@@ -1335,19 +1353,17 @@ static void bench_cli(void)
  * allocator ("loop"), and with the floor of any allocator in its place:
  * two CAS on one word, a set and a clear of one bit ("floor").
  */
-static double overhead_run(uint32_t *held, uint64_t nheld, uint64_t iters, int floor,
+static double overhead_run(uint64_t *held, uint64_t nheld, uint64_t iters, int floor,
 			   uint64_t *sum)
 {
-	struct picks pk;
 	uint64_t i, k, seed = 1, t0, word = 0;
 
-	picks_init(&pk, held, nheld, &seed);
 	t0 = cpu_ns();
 	for (i = 0; i < iters; i++) {
-		k = pick(&pk, held, nheld, &seed);
+		k = pick(nheld, &seed);
 		if (floor)
 			uatomic_cmpxchg(&word, 0, UINT64_C(1) << (i % 64));
-		held[nheld] = (uint32_t)i;
+		held[nheld] = i;
 		*sum += held[k];
 		held[k] = held[nheld];
 		if (floor)
@@ -1360,14 +1376,20 @@ static double overhead_run(uint32_t *held, uint64_t nheld, uint64_t iters, int f
 static void bench_overhead(void)
 {
 	struct fill fl;
-	uint64_t sum = 0, iters = (uint64_t)(opt.run_ns / 8);
+	uint64_t sum = 0, iters = (uint64_t)(opt.run_ns / 8), *held, i;
 	double loop, floor;
 
 	if (skip("overhead"))
 		return;
 	fill_random(&fl, opt.cap, fill_count(99, opt.cap), 3);
-	loop = overhead_run(fl.ids, fl.n, iters, 0, &sum);
-	floor = overhead_run(fl.ids, fl.n, iters, 1, &sum);
+	held = malloc((fl.n + 1) * sizeof(uint64_t));
+	if (!held)
+		die("out of memory");
+	for (i = 0; i < fl.n; i++)
+		held[i] = fl.ids[i];
+	loop = overhead_run(held, fl.n, iters, 0, &sum);
+	floor = overhead_run(held, fl.n, iters, 1, &sum);
+	free(held);
 	printf("\n# the pair figures' loop at 99%% (random pick in the held array): %.1f ns;"
 	       "\n# with two CAS on one word in it (the floor of any allocator): %.1f ns (%" PRIu64 ")\n",
 	       loop, floor, sum & 1);
@@ -1473,6 +1495,7 @@ int main(int argc, char **argv)
 	if (opt.quick && opt.runs == 7)
 		opt.runs = 5;
 	opt.cap = opt.quick ? 65536 : UINT64_C(1) << 20;
+	opt.bigcap = opt.quick ? UINT64_C(1) << 18 : UINT64_C(1) << 24;
 	opt.run_ns = opt.quick ? 300e3 : 20e6;
 	opt.samples = opt.quick ? 1 : 5;
 	main_pid = getpid();

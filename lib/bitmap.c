@@ -5,8 +5,9 @@
  *
  * Layout of an engine area (all 64-bit words, offsets in words):
  *
- *	0			the cursor line: word 0 is the cyclic cursor, the
- *				rest of the 64-byte line is padding
+ *	0			the cursor line: word 0 is the cyclic cursor,
+ *				word 1 (NB_IX_USED) is set once the run index is
+ *				in use, the rest of the 64-byte line is padding
  *	8			level 0: the words, count[0] = ceil(nbits / 64);
  *				bit b of the pool is bit b % 64 of word b / 64,
  *				set = allocated (a spaced bitmap: 8 bits per
@@ -594,6 +595,19 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  * release's CAS-then-load against the validator's CAS-then-load, so one of
  * the two sees the other.
  *
+ * A pool whose index no search has used (an ID pool that never asks for a
+ * block) has every entry unknown, and a release there would load an entry
+ * for nothing: one more line, a random one among ixcount[1], per free
+ * (256 KiB of them for 2^24 IDs). So the first writer that makes an entry
+ * VALID sets the cursor line's word NB_IX_USED first, with a full barrier
+ * (ix_mark_used()), and the inline release (bitmap.h) looks at the entry
+ * only when that word is set. A release's CAS on its word comes before its
+ * load of that word, and the validator's barrier before its second read
+ * of the inputs, so again one of the two sees the other. A writer that
+ * clears the word (an older build never sets it, a hostile one may clear
+ * it) can only leave entries too low, as a killed process can: the
+ * definitive pass below still finds every run.
+ *
  * A process killed between its CAS on a word and the write of the entry
  * can leave an entry too low. So the index, like the summary, only steers
  * the search: -ENOSPC always comes from the definitive pass over the words
@@ -788,6 +802,17 @@ static int ix_covers(uint64_t e, uint64_t val)
 	return ix_lng(e) >= ix_lng(val) && ix_pre(e) >= ix_pre(val) && ix_suf(e) >= ix_suf(val);
 }
 
+/*
+ * The index is in use: from now on, releases look at their entries. Set,
+ * with a full barrier, before the first CAS that makes an entry VALID (see
+ * "The run index"); never cleared.
+ */
+static void ix_mark_used(struct nb_bitmap *bm)
+{
+	if (!word_load(&bm->cursor[NB_IX_USED]))
+		uatomic_or(&bm->cursor[NB_IX_USED], 1);
+}
+
 /* Make node I of level K unknown, and every valid node above it. */
 static void ix_invalidate_up(struct nb_bitmap *bm, int k, uint64_t i)
 {
@@ -837,6 +862,8 @@ static void ix_fix(struct nb_bitmap *bm, int k, uint64_t i, int validate, int to
 				break;
 			}
 			ne = (((e & ~IX_VALS) + IX_SEQ) & ~IX_VALS) | IX_VALID | val;
+			if (!(e & IX_VALID))
+				ix_mark_used(bm);
 			prev = cas(p, e, ne);
 			if (prev == e)
 				break;
@@ -910,6 +937,11 @@ int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit)
 void nb_bitmap_released(struct nb_bitmap *bm, uint64_t w)
 {
 	ix_released(bm, w, w);
+}
+
+void nb_bitmap_released_full(struct nb_bitmap *bm, uint64_t w)
+{
+	summary_set(bm, 0, w);
 }
 
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)

@@ -17,7 +17,8 @@ else
 	sed 's/^/# /' "$out"
 fi
 missing=
-for fig in pair/lowest/0% pair/cyclic/99.9% pair/spread/1free pair2/spread/99% \
+for fig in pair/lowest/0% pair/cyclic/99.9% pair/spread/1free pair/spread/99%/2^18 \
+	pair/lowest/1free/2^18 pair2/spread/99% pair2/cyclic/90%/halves pair2/spread/99%/halves \
 	pair2/spread/pool64 first/spread/bottomup-99.9% block8/aligned/99% \
 	block64/aligned/50% run8/unaligned/99%/exists run8/unaligned/99%/none \
 	lockfile/sh-flock; do
@@ -34,12 +35,14 @@ if grep '^name=pair/' "$out" | grep -v 'mutex_ns=0.0 \|hint_ns=0.0 ' | grep -q '
 else
 	echo "not ok 3 - baselines measured in the same invocation"
 fi
-# the floor beside spread's two-process figures only (pool64 is spaced: no floor)
-if grep -q '^name=pair2/spread/99% .* floor_scale=[0-9][0-9.]*$' "$out" &&
-	! grep '^name=pair2/' "$out" | grep -v '^name=pair2/spread/[0-9]' | grep -q floor_scale; then
-	echo "ok 4 - the floor's scale beside spread's two-process figures, and only there"
+# the floor beside spread's and cyclic's two-process figures only (pool64 is
+# spaced: no floor), with the wall-time scales the targets are set in
+if grep -q '^name=pair2/spread/99% .* wall_scale=[0-9.]* .*hint_wall_scale=[0-9.]* floor_scale=[0-9][0-9.]* floor_wall_scale=[0-9][0-9.]*$' "$out" &&
+	grep -q '^name=pair2/cyclic/99%/halves .* floor_wall_scale=[0-9][0-9.]*$' "$out" &&
+	! grep '^name=pair2/' "$out" | grep -v '^name=pair2/\(spread\|cyclic\)/[0-9]' | grep -q floor_scale; then
+	echo "ok 4 - the floor's scale beside spread's and cyclic's two-process figures, and only there"
 else
-	echo "not ok 4 - the floor's scale beside spread's two-process figures, and only there"
+	echo "not ok 4 - the floor's scale beside spread's and cyclic's two-process figures, and only there"
 fi
 # numballoc-ab: the built library against itself, then a bad argument
 if [ ! -f "$lib" ]; then

@@ -891,7 +891,10 @@ START_TEST(test_run_index)
 	ck_assert_uint_eq(*ix_at(&m, 1, 0), 0);	/* unknown until a search looks */
 	ck_assert_int_eq(nb_bitmap_release_range(&m.bm, 2 * 4096 + 100, 8), 0);
 	ck_assert_uint_eq(*ix_at(&m, 1, 2 * 4096), 0);	/* a release writes no unknown entry */
+	/* no search yet: the index is not in use, and single releases skip it */
+	ck_assert_uint_eq(m.bm.cursor[NB_IX_USED], 0);
 	ck_assert_int_eq(nb_bitmap_claim_run(&m.bm, 9, 1, 0, m.n - 1, 0, &got), -ENOSPC);
+	ck_assert_uint_ne(m.bm.cursor[NB_IX_USED], 0);	/* set before its first VALID entry */
 	for (k = 1; k <= 3; k++)
 		ck_assert(*ix_at(&m, k, 0) & IX_VALID);
 	ck_assert_uint_eq(IX_LNG(*ix_at(&m, 1, 0)), 0);
