@@ -1,0 +1,32 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# pools.sh - numballoc-cli pools lists the numballoc pools of this host with
+# their kind, capacity and use, and leaves out objects of /dev/shm that
+# have no valid numballoc header.
+. "$(dirname "$0")/lib.sh"
+
+newpool P pools
+newpool J junk
+newpool Z empty
+
+check "create a pool of 300" "$CLI" -p "$P" create --capacity 300 --no-owners
+"$CLI" -p "$P" allocate -n 7 >/dev/null
+head -c 8192 /dev/urandom >"/dev/shm/$J"
+: >"/dev/shm/$Z"
+
+"$CLI" pools >"${TMPDIR:-/tmp}/nbt-$$-pools"
+got=$?
+TMPFILES="$TMPFILES ${TMPDIR:-/tmp}/nbt-$$-pools"
+check "pools: exit 0 (got $got)" test $got = 0
+check "...a header line" sh -c 'head -1 "$1" | grep -q "^POOL  *KIND  *CAPACITY  *USED$"' sh "${TMPDIR:-/tmp}/nbt-$$-pools"
+line=$(grep "^$P " "${TMPDIR:-/tmp}/nbt-$$-pools" | tr -s ' ')
+check "...our pool: '$line'" test "$line" = "$P ids 300 7"
+check "...not the junk object" sh -c '! grep -q "^$1 " "$2"' sh "$J" "${TMPDIR:-/tmp}/nbt-$$-pools"
+check "...not the empty object" sh -c '! grep -q "^$1 " "$2"' sh "$Z" "${TMPDIR:-/tmp}/nbt-$$-pools"
+check "...nothing it cannot vouch for: every row is ids, pages or buffer" \
+	sh -c 'tail -n +2 "$1" | awk "{ print \$2 }" | grep -qv "^\(ids\|pages\|buffer\)$" && exit 1; exit 0' sh "${TMPDIR:-/tmp}/nbt-$$-pools"
+status_is 2 "pools takes no arguments" pools x
+"$CLI" -p "$P" destroy
+check "after destroy it is gone from the list" sh -c '! "$1" pools | grep -q "^$2 "' sh "$CLI" "$P"
+
+done_testing
