@@ -2068,16 +2068,17 @@ static int import_validate(struct ctx *c)
 	int r;
 
 	if (c->missing) {
+		/* checked against the pool it would create, before creating it */
 		if (!d->capacity)
 			return fail(EXIT_RUNTIME, "import", "no such pool, and the document"
 				    " gives no capacity to create it with");
 		c->geo.capacity = d->capacity;
 		c->geo.base = d->base;
-		return EXIT_OK;
+	} else {
+		r = geometry(c);
+		if (r)
+			return r;
 	}
-	r = geometry(c);
-	if (r)
-		return r;
 	for (i = 0; i < d->nruns; i++) {
 		snprintf(what, sizeof(what), "import: run %zu", i + 1);
 		r = check_id(c, what, d->runs[i].first);

@@ -75,5 +75,11 @@ check "a hand-made document with unknown keys imports" sh -c \
 	'printf "%s" "{\"comment\": [1, {\"x\": null}], \"held\": [{\"first\": 5002, \"count\": 2, \"owner\": null}]}" | "$1" -p "$2" import --owner "$3"' sh "$CLI" "$R" $$
 outputs "...its IDs" "5002-5003 $$" -p "$R" list
 status_is 2 "import with an argument" -p "$R" import x
+newpool M missing
+printf '%s' '{"capacity": 10, "base": 0, "held": [{"first": 12, "count": 1}]}' |
+	"$CLI" -p "$M" import >/dev/null 2>&1
+got=$?
+check "import of a run outside the document's own pool: exit $got" test $got = 2
+check "...creates nothing" test ! -e "/dev/shm/$M"
 
 done_testing
