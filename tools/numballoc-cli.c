@@ -1835,7 +1835,7 @@ static int jp_u64(struct jp *p, uint64_t *v)
 		buf[n] = p->s[n];
 		n++;
 	}
-	if (n == 0 || strchr(".eE-+0123456789", p->s[n]) || (n > 1 && buf[0] == '0'))
+	if (n == 0 || (p->s[n] && strchr(".eE-+0123456789", p->s[n])) || (n > 1 && buf[0] == '0'))
 		return jp_fail(p, "expected a non-negative integer");
 	buf[n] = '\0';
 	if (parse_u64(buf, v))
@@ -1861,7 +1861,7 @@ static int jp_skip(struct jp *p, int depth)
 		p->s++;
 		for (;;) {
 			if (jp_char(p, close) == 0)
-				return first || !p->err ? 0 : -1;
+				return 0;
 			if (!first && jp_char(p, ','))
 				return jp_fail(p, "expected ',' in a list or an object");
 			first = 0;
