@@ -18,7 +18,7 @@ check "the tool as built (\$NUMBALLOC_CLI) runs" sh -c "'$NUMBALLOC_CLI' --versi
 got=$?
 check "--help exits 0 (got $got)" test $got = 0
 missing=
-for c in create allocate free test list stat map destroy --pool --file --json; do
+for c in create allocate free test chown list stat map reclaim pools export import destroy --pool --file --json; do
 	grep -q -e "$c" "$F.out" || missing="$missing $c"
 done
 check "--help names every command and global option${missing:+ (missing:$missing)}" test -z "$missing"
