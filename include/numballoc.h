@@ -306,6 +306,39 @@ NUMBALLOC_EXPORT int numballoc_reclaim(struct numballoc *pool, uint64_t *count);
 /* Release every ID that PID holds, alive or not; *COUNT (may be NULL) gets how many. */
 NUMBALLOC_EXPORT int numballoc_free_owner(struct numballoc *pool, pid_t pid, uint64_t *count);
 
+/* First hour (issue 19): read-only looks, the range in O(1), handing IDs on */
+
+/*
+ * numballoc_open() flag: open an existing pool read-only (O_RDONLY, a
+ * PROT_READ mapping), for a user who may read the object but not write
+ * it. numballoc_test, numballoc_next, numballoc_stat, numballoc_range and
+ * numballoc_owner work; every call that would write returns -EROFS and
+ * changes nothing. With NUMBALLOC_CREATE, or for a private pool: -EINVAL.
+ */
+#define NUMBALLOC_RDONLY 0x8u
+
+/*
+ * The range of the pool, from its header, without counting: *BASE the
+ * first ID, *CAPACITY the number of IDs (either pointer may be NULL).
+ * O(1) whatever the pool's size; numballoc_stat() counts.
+ */
+NUMBALLOC_EXPORT int numballoc_range(struct numballoc *pool, uint64_t *base,
+				     uint64_t *capacity);
+/*
+ * Hand the allocated ID on to the running process PID: its record names
+ * PID from now on, and the ID stays held while PID lives. -ENOENT if ID is
+ * not allocated, -ESRCH if PID is not running, -EOPNOTSUPP on a pool
+ * without owners, -EINVAL for an ID outside the pool or PID <= 0.
+ */
+NUMBALLOC_EXPORT int numballoc_chown(struct numballoc *pool, uint64_t id, pid_t pid);
+/*
+ * numballoc_reclaim() that names what it released: at most MAX IDs, each
+ * in IDS[i] with its dead holder in HOLDERS[i] (HOLDERS may be NULL), *N
+ * how many. It stops after MAX: call again while *N == MAX.
+ */
+NUMBALLOC_EXPORT int numballoc_reclaim_ids(struct numballoc *pool, uint64_t *ids,
+					   pid_t *holders, size_t max, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -76,6 +76,9 @@
 
 static inline uint64_t word_load(const uint64_t *p)
 {
+#ifdef NB_COUNT_READS
+	nb_words_read++;	/* a test build only (see bitmap.h) */
+#endif
 	return uatomic_read(p);
 }
 
@@ -1300,7 +1303,7 @@ static uint64_t run_scan_word(struct run_scan *rs, const struct nb_bitmap *bm, u
  * block by block with word_load(). The ThreadSanitizer build keeps
  * word_load(): it would report the plain load racing with a CAS.
  */
-#ifdef NB_TSAN_UATOMIC_H
+#if defined(NB_TSAN_UATOMIC_H) || defined(NB_COUNT_READS)
 #define skip_load(p) word_load(p)
 #else
 #define skip_load(p) (*(p))

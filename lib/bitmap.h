@@ -16,6 +16,18 @@
 #define NB_NONE UINT64_MAX
 
 /*
+ * A test build only (tests/cli-counted): every word the engine reads, and
+ * every owner record, adds one. Lets a test prove that a call did not scan
+ * the pool; never compiled into the library.
+ */
+#ifdef NB_COUNT_READS
+extern uint64_t nb_words_read;
+#define NB_COUNTED_READ() ((void)nb_words_read++)
+#else
+#define NB_COUNTED_READ() ((void)0)
+#endif
+
+/*
  * A process-local view of one engine area. Every pointer points into the
  * area given to nb_bitmap_attach(); every count is derived from nbits, never
  * read from the area, so a hostile area cannot steer an access outside it.
@@ -149,8 +161,11 @@ static inline int nb_bitmap_claim_start(struct nb_bitmap *bm, uint64_t lo, uint6
 					uint64_t start, uint64_t *bit)
 {
 	if (lo <= start && start <= hi && hi < bm->fastbits) {
-		uint64_t w = start / 64, *p = &bm->words[w], old = uatomic_read(p);
-		uint64_t m = ~old & (UINT64_MAX << (start % 64));
+		uint64_t w = start / 64, *p = &bm->words[w], old, m;
+
+		NB_COUNTED_READ();
+		old = uatomic_read(p);
+		m = ~old & (UINT64_MAX << (start % 64));
 
 		if (w == hi / 64)
 			m &= UINT64_MAX >> (63 - hi % 64);
@@ -182,7 +197,7 @@ static inline int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit)
 {
 	if (bit < bm->fastbits) {
 		uint64_t w = bit / 64, *p = &bm->words[w], b = UINT64_C(1) << (bit % 64);
-		uint64_t old = uatomic_read(p);
+		uint64_t old = (NB_COUNTED_READ(), uatomic_read(p));
 		uint64_t beyond = w == bm->nwords - 1 ? ~bm->lastmask : 0;
 		uint64_t *s = &bm->level[1][w / 64], sb = UINT64_C(1) << (w % 64);
 		int full = (old | beyond) == UINT64_MAX;

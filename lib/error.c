@@ -30,6 +30,8 @@ NUMBALLOC_EXPORT const char *numballoc_strerror(int err)
 		return "Already allocated, or the pool already exists";
 	case ENOENT:
 		return "Not allocated, or no such pool";
+	case EROFS:
+		return "Read-only: the pool was opened with NUMBALLOC_RDONLY, or its file system is read-only";
 	case EINVAL:
 		return "Invalid argument, or parameters that do not match the pool";
 	default:

@@ -69,7 +69,11 @@ static int opts_check(const struct numballoc_opts *o)
 	    !nb_zeroed(o->reserved, sizeof(o->reserved)))
 		return -EINVAL;
 	if (o->policy > NUMBALLOC_SPREAD ||
-	    (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL | NUMBALLOC_OWNERS)))
+	    (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL | NUMBALLOC_OWNERS |
+			  NUMBALLOC_RDONLY)))
+		return -EINVAL;
+	/* read-only opens an existing pool: nothing to create */
+	if ((o->flags & NUMBALLOC_RDONLY) && (o->flags & (NUMBALLOC_CREATE | NUMBALLOC_EXCL)))
 		return -EINVAL;
 	return 0;
 }
@@ -118,6 +122,9 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 		return r;
 	if (name && opts->path)
 		return -EINVAL;
+	/* a private pool is always new: there is nothing to open read-only */
+	if ((opts->flags & NUMBALLOC_RDONLY) && !name && !opts->path)
+		return -EINVAL;
 	memset(&want, 0, sizeof(want));
 	want.kind = NB_KIND_IDS;
 	want.capacity = opts->capacity;
@@ -139,8 +146,10 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 	p->base = p->seg.hdr->base;
 	p->policy = p->seg.hdr->policy;
 	p->flags = p->seg.hdr->flags;
+	p->rdonly = p->seg.rdonly;
 	ids_attach(&p->bm, nb_segment_area(&p->seg, 0), p->capacity);
-	prefault(p);
+	if (!p->rdonly)
+		prefault(p);
 	p->hint_key = __atomic_add_fetch(&hint_keys, 1, __ATOMIC_RELAXED);
 	nb_owners_attach(p);
 	*poolp = p;
@@ -340,6 +349,8 @@ NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 {
 	if (!pool || !id)
 		return -EINVAL;
+	if (__builtin_expect(pool->rdonly, 0))
+		return -EROFS;
 	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
 	return alloc_range(pool, 0, pool->capacity - 1, id);
 }
@@ -351,6 +362,8 @@ NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, ui
 
 	if (!pool || !id || min > max)
 		return -EINVAL;
+	if (pool->rdonly)
+		return -EROFS;
 	last = pool->base + (pool->capacity - 1);
 	if (max < pool->base || min > last)
 		return -EINVAL;
@@ -369,6 +382,8 @@ NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
+	if (pool->rdonly)
+		return -EROFS;
 	if (pool->owners)
 		return nb_owners_claim_bit(pool, bit);
 	return nb_bitmap_claim_bit(&pool->bm, bit);
@@ -389,6 +404,8 @@ NUMBALLOC_EXPORT int numballoc_alloc_block(struct numballoc *pool, uint64_t coun
 
 	if (!pool || !first || count == 0 || count > pool->capacity || (align & (align - 1)))
 		return -EINVAL;
+	if (pool->rdonly)
+		return -EROFS;
 	r = claim_block(pool, count, align, &bit);
 	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
 		r = claim_block(pool, count, align, &bit);
@@ -408,6 +425,8 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
+	if (__builtin_expect(pool->rdonly, 0))
+		return -EROFS;
 	/* before the release, which then ends the call (a free of an ID not held moves it too) */
 	policy_freed(pool, bit);
 	if (!pool->owners)	/* the common case, one call shorter */
@@ -427,6 +446,8 @@ NUMBALLOC_EXPORT int numballoc_free_block(struct numballoc *pool, uint64_t first
 		return r;
 	if (count > pool->capacity - bit)
 		return -EINVAL;
+	if (pool->rdonly)
+		return -EROFS;
 	return nb_owners_release(pool, bit, count);
 }
 
@@ -472,5 +493,21 @@ NUMBALLOC_EXPORT int numballoc_stat(struct numballoc *pool, struct numballoc_sta
 	st->largest_free_run = nb_bitmap_largest_free(&pool->bm);
 	st->policy = pool->policy;
 	st->flags = pool->flags;
+	return 0;
+}
+
+/*
+ * The pool's range from the validated header copy: no word is read, so
+ * the cost does not depend on the pool's size (the CLI checks every ID
+ * argument with it). Either pointer may be NULL.
+ */
+NUMBALLOC_EXPORT int numballoc_range(struct numballoc *pool, uint64_t *base, uint64_t *capacity)
+{
+	if (!pool)
+		return -EINVAL;
+	if (base)
+		*base = pool->base;
+	if (capacity)
+		*capacity = pool->capacity;
 	return 0;
 }

@@ -20,6 +20,7 @@ struct numballoc {
 	unsigned int flags;	/* NUMBALLOC_OWNERS when records are kept */
 	void *owners;		/* area 1 when flags has NUMBALLOC_OWNERS, else NULL */
 	uint64_t hint_key;	/* never reused in this process: keys the spread hints (idpool.c) */
+	int rdonly;		/* opened NUMBALLOC_RDONLY: writers return -EROFS (the map is PROT_READ) */
 	uint64_t owner;		/* holder identity recorded by this handle's allocations
 				 * (pid | start time << 22, see owners.c); 0: the caller */
 };

@@ -77,6 +77,9 @@
  *      numballoc_alloc_id is rule 1 on one bit: -EEXIST when the record or
  *      the bit is taken; if a dead process holds it, it is reclaimed and
  *      the claim tried once more.
+ *  4. Hand on (numballoc_chown): CAS record H -> H' (both held, no flags).
+ *     The bit is not touched, so (a) holds; a releaser or reclaimer that
+ *     read H loses its CAS and leaves, as in (b).
  *
  * A bit set with an empty record is a state no rule makes; a reclaim that
  * finds one (a corrupt or hand-edited segment) takes the record (0 ->
@@ -116,6 +119,9 @@ static inline uint64_t *rec(const struct numballoc *p, uint64_t bit)
 
 static inline uint64_t rec_load(const struct numballoc *p, uint64_t bit)
 {
+#ifdef NB_COUNT_READS
+	nb_words_read++;
+#endif
 	return uatomic_read(rec(p, bit));
 }
 
@@ -478,12 +484,37 @@ int nb_owners_release(struct numballoc *p, uint64_t bit, uint64_t n)
 	return 0;
 }
 
+/* What a sweep names: up to max released bits, each with its holder (from the record). */
+struct sweep_out {
+	uint64_t *ids;		/* NULL: name nothing */
+	pid_t *holders;		/* may be NULL */
+	size_t max, n;		/* the sweep stops once n == max (max > 0 when ids is set) */
+	uint64_t base;		/* the pool's first ID */
+};
+
+/* Rule 3 on B (record R), and note the ID in OUT when its bit was freed. */
+static uint64_t sweep_take(struct numballoc *p, uint64_t b, uint64_t r, uint64_t self,
+			   uint64_t *cleaned, struct sweep_out *out)
+{
+	if (!take_over(p, b, r, self, cleaned))
+		return 0;
+	if (out && out->ids) {
+		out->ids[out->n] = out->base + b;
+		if (out->holders)
+			out->holders[out->n] = (pid_t)(r & REC_PID_MASK);
+		out->n++;
+	}
+	return 1;
+}
+
 /*
  * Rule 3 over the whole pool. PID 0: every dead process; else only PID,
  * alive or not (numballoc_free_owner). *FREED counts bits freed, *CLEANED
- * records emptied.
+ * records emptied; OUT (may be NULL) names the freed IDs, and the sweep
+ * stops when it is full.
  */
-static int sweep(struct numballoc *p, pid_t pid, uint64_t *freed, uint64_t *cleaned)
+static int sweep(struct numballoc *p, pid_t pid, uint64_t *freed, uint64_t *cleaned,
+		 struct sweep_out *out)
 {
 	struct live_cache lc;
 	uint64_t self, b, r;
@@ -495,12 +526,14 @@ static int sweep(struct numballoc *p, pid_t pid, uint64_t *freed, uint64_t *clea
 	memset(&lc, 0, sizeof(lc));
 	*freed = *cleaned = 0;
 	for (b = 0; b < p->capacity; b++) {
+		if (out && out->ids && out->n == out->max)
+			break;
 		r = rec_load(p, b);
 		if (!r) {
 			/* A set bit under an empty record: no rule makes it. */
 			if (pid || nb_bitmap_test(&p->bm, b) != 1)
 				continue;
-			*freed += (uint64_t)take_over(p, b, 0, self, cleaned);
+			*freed += sweep_take(p, b, 0, self, cleaned, out);
 			continue;
 		}
 		if ((r & REC_FLAGS) && (r & ~REC_FLAGS) == self)
@@ -514,7 +547,7 @@ static int sweep(struct numballoc *p, pid_t pid, uint64_t *freed, uint64_t *clea
 		} else if (cached_alive(&lc, r)) {
 			continue;
 		}
-		*freed += (uint64_t)take_over(p, b, r, self, cleaned);
+		*freed += sweep_take(p, b, r, self, cleaned, out);
 	}
 	return 0;
 }
@@ -523,7 +556,7 @@ uint64_t nb_owners_reclaim_on_full(struct numballoc *p)
 {
 	uint64_t freed, cleaned;
 
-	if (!p->owners || sweep(p, 0, &freed, &cleaned) < 0)
+	if (!p->owners || p->rdonly || sweep(p, 0, &freed, &cleaned, NULL) < 0)
 		return 0;
 	return cleaned;
 }
@@ -542,6 +575,8 @@ NUMBALLOC_EXPORT int numballoc_set_owner(struct numballoc *pool, pid_t pid)
 		return -EINVAL;
 	if (!pool->owners)
 		return -EOPNOTSUPP;
+	if (pool->rdonly)
+		return -EROFS;
 	if (pid) {
 		r = proc_identity(pid, &id);
 		if (r < 0)
@@ -589,7 +624,9 @@ NUMBALLOC_EXPORT int numballoc_reclaim(struct numballoc *pool, uint64_t *count)
 		return -EINVAL;
 	if (!pool->owners)
 		return -EOPNOTSUPP;
-	r = sweep(pool, 0, &freed, &cleaned);
+	if (pool->rdonly)
+		return -EROFS;
+	r = sweep(pool, 0, &freed, &cleaned, NULL);
 	if (r < 0)
 		return r;
 	if (count)
@@ -611,10 +648,79 @@ NUMBALLOC_EXPORT int numballoc_free_owner(struct numballoc *pool, pid_t pid, uin
 		return -EINVAL;
 	if (!pool->owners)
 		return -EOPNOTSUPP;
-	r = sweep(pool, pid, &freed, &cleaned);
+	if (pool->rdonly)
+		return -EROFS;
+	r = sweep(pool, pid, &freed, &cleaned, NULL);
 	if (r < 0)
 		return r;
 	if (count)
 		*count = freed;
 	return 0;
+}
+
+/*
+ * numballoc_reclaim(), naming what it released: the first MAX IDs released
+ * go to IDS (and their dead holders to HOLDERS, which may be NULL), *N
+ * gets how many, and the sweep stops there. *N < MAX: nothing dead was
+ * left when the sweep passed. -EINVAL for MAX 0 or a NULL pointer.
+ */
+NUMBALLOC_EXPORT int numballoc_reclaim_ids(struct numballoc *pool, uint64_t *ids, pid_t *holders,
+					   size_t max, size_t *n)
+{
+	struct sweep_out out;
+	uint64_t freed, cleaned;
+	int r;
+
+	if (!pool || !ids || !n || max == 0)
+		return -EINVAL;
+	if (!pool->owners)
+		return -EOPNOTSUPP;
+	if (pool->rdonly)
+		return -EROFS;
+	memset(&out, 0, sizeof(out));
+	out.ids = ids;
+	out.holders = holders;
+	out.max = max;
+	out.base = pool->base;
+	r = sweep(pool, 0, &freed, &cleaned, &out);
+	if (r < 0)
+		return r;
+	*n = out.n;
+	return 0;
+}
+
+/*
+ * Hand the held ID on to the running process PID: one CAS of its record
+ * from the holder it names to PID's identity (pid and start time), so the
+ * ID stays held while PID lives and is reclaimed after it dies. A record
+ * that is empty, being claimed or being released is not allocated:
+ * -ENOENT. A concurrent chown of the same ID: the CAS that loses reads the
+ * winner's record and tries again; a concurrent free or reclaim wins or
+ * loses as a whole (the protocol's rules 2 and 3 see a new value and
+ * leave, returning -ENOENT for a free). Changes nothing on error.
+ */
+NUMBALLOC_EXPORT int numballoc_chown(struct numballoc *pool, uint64_t id, pid_t pid)
+{
+	uint64_t bit, r, ident;
+	int e;
+
+	if (!pool || pid <= 0)
+		return -EINVAL;
+	if (id < pool->base || id - pool->base >= pool->capacity)
+		return -EINVAL;
+	if (!pool->owners)
+		return -EOPNOTSUPP;
+	if (pool->rdonly)
+		return -EROFS;
+	e = proc_identity(pid, &ident);
+	if (e < 0)
+		return e;
+	bit = id - pool->base;
+	for (;;) {
+		r = rec_load(pool, bit);
+		if (!r || (r & REC_FLAGS) || nb_bitmap_test(&pool->bm, bit) != 1)
+			return -ENOENT;
+		if (r == ident || rec_cas(pool, bit, r, ident))
+			return 0;
+	}
 }

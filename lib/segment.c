@@ -174,7 +174,7 @@ static int header_check(const struct nb_header *h, uint64_t size, const struct n
 
 /* Map and validate an open object. */
 static int attach_fd(struct nb_segment *seg, int fd, const struct nb_layout *want,
-		     nb_layout_fn layout)
+		     nb_layout_fn layout, int rdonly)
 {
 	struct nb_header h;
 	struct stat st;
@@ -199,7 +199,9 @@ static int attach_fd(struct nb_segment *seg, int fd, const struct nb_layout *wan
 		return r;
 	if (h.total_size > SIZE_MAX)
 		return -NUMBALLOC_ECORRUPT;
-	map = mmap(NULL, (size_t)h.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* Read-only: a store through this mapping would be SIGSEGV, never a change. */
+	map = mmap(NULL, (size_t)h.total_size, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
+		   MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	/* The header in the mapping is what we checked: it is never rewritten. */
@@ -210,6 +212,7 @@ static int attach_fd(struct nb_segment *seg, int fd, const struct nb_layout *wan
 	seg->map = map;
 	seg->size = (size_t)h.total_size;
 	seg->fd = fd;
+	seg->rdonly = rdonly;
 	seg->h = h;
 	seg->hdr = &seg->h;
 	return 0;
@@ -318,6 +321,14 @@ static int create_new(struct nb_segment *seg, const char *name, const char *path
 	}
 	if (fd < 0)
 		return -errno;
+	/*
+	 * The mode asked for, exactly: open(2) took the umask's bits away.
+	 * The object has no name yet, so nobody sees it with another mode.
+	 */
+	if (fchmod(fd, mode) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	r = build(seg, fd, l, init, arg);
 	if (r < 0)
 		goto fail;
@@ -343,14 +354,14 @@ fail:
 	return r;
 }
 
-static int open_existing(const char *name, const char *path)
+static int open_existing(const char *name, const char *path, int rdonly)
 {
-	int fd;
+	int fd, acc = rdonly ? O_RDONLY : O_RDWR;
 
 	if (name)
-		fd = shm_open(name, O_RDWR, 0);
+		fd = shm_open(name, acc, 0);
 	else
-		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		fd = open(path, acc | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ELOOP ? -ELOOP : -errno;
 	return fd;
@@ -361,10 +372,13 @@ int nb_segment_open(struct nb_segment *seg, const char *name, const char *path,
 		    nb_layout_fn layout, nb_init_fn init, void *arg)
 {
 	char nbuf[NUMBALLOC_NAME_MAX + 2];
-	int r, fd, tries;
+	int r, fd, tries, rdonly = !!(flags & NUMBALLOC_RDONLY);
 
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = -1;
+	/* Read-only opens what exists: nothing to create, nothing private. */
+	if (rdonly && ((flags & NUMBALLOC_CREATE) || (!name && !path)))
+		return -EINVAL;
 	if (name) {
 		r = nb_name_check(name, nbuf, sizeof(nbuf));
 		if (r < 0)
@@ -386,9 +400,9 @@ int nb_segment_open(struct nb_segment *seg, const char *name, const char *path,
 	/* A creator and a destroyer may race: a few rounds settle it. */
 	for (tries = 0; tries < 100; tries++) {
 		if (!(flags & NUMBALLOC_EXCL) || !(flags & NUMBALLOC_CREATE)) {
-			fd = open_existing(name, path);
+			fd = open_existing(name, path, rdonly);
 			if (fd >= 0) {
-				r = attach_fd(seg, fd, want, layout);
+				r = attach_fd(seg, fd, want, layout, rdonly);
 				if (r < 0)
 					close(fd);
 				return r;

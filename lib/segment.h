@@ -72,6 +72,7 @@ struct nb_segment {
 	size_t size;			/* bytes mapped (== header.total_size) */
 	int fd;				/* -1 for a private segment */
 	int created;			/* this open created it */
+	int rdonly;			/* opened with NUMBALLOC_RDONLY: the mapping is PROT_READ */
 	struct nb_header h;		/* the validated header, copied at open */
 	const struct nb_header *hdr;	/* == &h: never the shared one */
 };
@@ -79,7 +80,9 @@ struct nb_segment {
 /*
  * Open or create a segment. NAME (shared memory), PATH (a file) or neither
  * (private memory). WANT holds the parameters; zero capacity, base, params
- * and policy mean "whatever the existing segment has". On success the
+ * and policy mean "whatever the existing segment has". FLAGS: NUMBALLOC_CREATE,
+ * NUMBALLOC_EXCL, NUMBALLOC_RDONLY (an existing object, mapped PROT_READ; a
+ * new object gets MODE exactly, whatever the umask). On success the
  * header has been validated against the object's real size.
  */
 int nb_segment_open(struct nb_segment *seg, const char *name, const char *path,

@@ -9,7 +9,7 @@ newpool P bad
 newpool M missing
 newfile F bad
 
-"$CLI" -p "$P" create --capacity 100 --base 10 >/dev/null &&
+"$CLI" -p "$P" create --capacity 100 --base 10 --no-owners >/dev/null &&
 	"$CLI" -p "$P" allocate --count 5 >/dev/null &&
 	"$CLI" -p "$P" allocate --id 50 >/dev/null &&
 	"$CLI" -p "$P" allocate --id 109 >/dev/null ||
@@ -48,7 +48,7 @@ bad 2 "--pool without a value" --pool
 bad 2 "empty pool name" -p "" list
 bad 2 "pool name with a slash" -p "a/b" list
 bad 2 "--pool and --file together" -p "$P" --file /tmp/x list
-bad 2 "--json on allocate" -p "$P" --json allocate
+bad 2 "--json on allocate --count -1" -p "$P" --json allocate --count -1
 bad 2 "allocate --count -1 (negative)" -p "$P" allocate --count -1
 bad 2 "allocate --count 2^64 (overflow)" -p "$P" allocate --count 18446744073709551616
 bad 2 "allocate --count 0x1ffffffffffffffff (hex overflow)" -p "$P" allocate --count 0x1ffffffffffffffff
@@ -98,7 +98,7 @@ bad 2 "create --capacity 2^40+1" -p "$P" create --capacity 0x10000000001
 bad 2 "create --base so the end passes 2^64-1" -p "$P" create --capacity 10 --base 18446744073709551610
 bad 2 "create --policy random" -p "$P" create --policy random
 bad 2 "create --mode 0999" -p "$P" create --mode 0999
-bad 1 "create on an existing pool" -p "$P" create --capacity 100 --base 10
+bad 5 "create on an existing pool with other parameters (owners)" -p "$P" create --capacity 100 --base 10
 bad 1 "free on a pool that does not exist" -p "$M" free 3
 bad 1 "list on a pool that does not exist" -p "$M" list
 bad 2 "test on a pool that does not exist" -p "$M" test 3

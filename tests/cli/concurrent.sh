@@ -11,7 +11,7 @@ LOOPS=16
 EACH=100
 TOTAL=$((LOOPS * EACH))
 
-check "create a pool of $TOTAL" "$CLI" -p "$P" create --capacity $TOTAL
+check "create a pool of $TOTAL" "$CLI" -p "$P" create --capacity $TOTAL --no-owners
 
 i=0
 pids=

@@ -12,7 +12,7 @@ newpool T test
 newfile F sem
 
 # --count: K IDs or none.
-"$CLI" -p "$A" create --capacity 10
+"$CLI" -p "$A" create --capacity 10 --no-owners
 outputs "allocate --count 7 prints 7 IDs" "0 1 2 3 4 5 6" -p "$A" allocate --count 7
 "$CLI" -p "$A" allocate --count 4 >"$F.out" 2>/dev/null
 got=$?
@@ -28,20 +28,20 @@ outputs "allocate --count 3 then takes the last 3" "7 8 9" -p "$A" allocate --co
 outputs "list is 0-9" "0-9" -p "$A" list
 
 # --policy cyclic: a freed ID comes back only after all the others.
-"$CLI" -p "$C" create --capacity 8 --policy cyclic
+"$CLI" -p "$C" create --capacity 8 --policy cyclic --no-owners
 outputs "cyclic: first three" "0 1 2" -p "$C" allocate -n 3
 "$CLI" -p "$C" free 1
 outputs "cyclic: after free 1 the next is 3, not 1" "3" -p "$C" allocate
 outputs "cyclic: then 4-7, still not 1" "4 5 6 7" -p "$C" allocate -n 4
 outputs "cyclic: 1 only when nothing else is free" "1" -p "$C" allocate
 status_is 3 "cyclic: then the pool is full" -p "$C" allocate
-"$CLI" -p "$L" create --capacity 8 --policy lowest
+"$CLI" -p "$L" create --capacity 8 --policy lowest --no-owners
 "$CLI" -p "$L" allocate -n 3 >/dev/null
 "$CLI" -p "$L" free 1
 outputs "lowest (for contrast): after free 1 the next is 1" "1" -p "$L" allocate
 
 # --id, test, free of several.
-"$CLI" -p "$T" create --capacity 64 --base 1000
+"$CLI" -p "$T" create --capacity 64 --base 1000 --no-owners
 outputs "allocate --id 1010 prints it" "1010" -p "$T" allocate --id 1010
 "$CLI" -p "$T" allocate --id 1010 >"$F.out" 2>"$F.err"
 got=$?
