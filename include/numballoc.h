@@ -202,7 +202,7 @@ struct numballoc_buf;
 struct numballoc_buf_opts {
 	uint64_t capacity;	/* bytes, a multiple of unit; 0 on open: whatever it has */
 	uint64_t unit;		/* bytes per bitmap bit; 0 means 1 */
-	uint64_t max_capacity;	/* growth limit, fixed at creation; 0: max(capacity, 2^32 units) */
+	uint64_t max_capacity;	/* growth limit, fixed at creation; 0: max(capacity, 2^32 units), <= 2^40 bytes */
 	const char *path;	/* back the allocator by this regular file instead of a name */
 	unsigned int flags;	/* NUMBALLOC_CREATE, NUMBALLOC_EXCL */
 	unsigned int mode;	/* permission bits on creation; 0 means 0600 */
@@ -226,7 +226,9 @@ struct numballoc_buf_stat {
  * Open the offset allocator NAME (shared memory), or the file opts->path,
  * or a private one for this process's threads when both are NULL. It
  * manages offsets only; the buffer itself is the caller's. On success *BP
- * is a new handle; on failure *BP is untouched and nothing was created.
+ * is a new handle; on failure *BP is untouched and nothing was created
+ * (an object this call made is removed). Byte sizes (capacity, unit,
+ * max_capacity) above NUMBALLOC_CAPACITY_MAX are -EINVAL.
  */
 NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc_buf_opts *opts,
 					struct numballoc_buf **bp);

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <urcu-bp.h>
 #include <urcu/uatomic.h>
 #ifdef NB_TSAN_UATOMIC_H
@@ -90,21 +91,32 @@ struct numballoc_buf {
 	char grace;			/* ThreadSanitizer's name for "a grace period ended" */
 };
 
-static uint64_t default_max(uint64_t cap)
+/*
+ * The default growth limit in units: the larger of the capacity and 2^32
+ * units, but never more bytes than NUMBALLOC_CAPACITY_MAX (byte offsets
+ * must fit): with a unit above 256, 2^32 units would not.
+ */
+static uint64_t default_max(uint64_t cap, uint64_t unit)
 {
 	uint64_t m = cap > DEFAULT_MAX ? cap : DEFAULT_MAX;
 
-	return m < NUMBALLOC_CAPACITY_MAX ? m : NUMBALLOC_CAPACITY_MAX;
+	return m < NUMBALLOC_CAPACITY_MAX / unit ? m : NUMBALLOC_CAPACITY_MAX / unit;
 }
 
+/*
+ * Also the check of every header that is opened: sizes in bytes
+ * (units times the unit) never exceed NUMBALLOC_CAPACITY_MAX.
+ */
 static int buf_layout(struct nb_layout *l)
 {
 	if (l->param[0] == 0)
 		l->param[0] = 1;
+	if (l->param[0] > NUMBALLOC_CAPACITY_MAX)
+		return -EINVAL;
 	if (l->param[1] == 0)
-		l->param[1] = default_max(l->capacity);
+		l->param[1] = default_max(l->capacity, l->param[0]);
 	if (l->capacity == 0 || l->param[1] < l->capacity ||
-	    l->param[1] > NUMBALLOC_CAPACITY_MAX || l->param[0] > NUMBALLOC_CAPACITY_MAX ||
+	    l->param[1] > NUMBALLOC_CAPACITY_MAX / l->param[0] ||
 	    l->param[2] > 1 || l->param[3] || l->policy || l->flags || l->base)
 		return -EINVAL;
 	l->area_size[0] = nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity,
@@ -227,6 +239,10 @@ static int opts_check(const struct numballoc_buf_opts *o)
 		return -EINVAL;
 	if (o->max_capacity && o->capacity > o->max_capacity)
 		return -EINVAL;
+	/* Checked here too, before anything is made: the layout sees units, not bytes. */
+	if (o->capacity > NUMBALLOC_CAPACITY_MAX || o->max_capacity > NUMBALLOC_CAPACITY_MAX ||
+	    o->unit > NUMBALLOC_CAPACITY_MAX)
+		return -EINVAL;
 	return 0;
 }
 
@@ -257,6 +273,15 @@ static int buf_attach(struct numballoc_buf *b)
 		}
 	}
 	return 0;
+}
+
+/* Remove the object an open created and then failed to use. */
+static void buf_unmake(const char *name, const char *path)
+{
+	if (name)
+		nb_segment_unlink(name);
+	else if (path)
+		unlink(path);
 }
 
 NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc_buf_opts *opts,
@@ -299,6 +324,14 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 	else
 		r = buf_attach(b);
 	if (r < 0) {
+		/*
+		 * What this open made, it removes. (Only a mapping or memory
+		 * failure gets here after creation: the parameters were checked
+		 * before. An opener that found the object meanwhile keeps its
+		 * mapping; the name goes.)
+		 */
+		if (b->seg.created)
+			buf_unmake(name, opts->path);
 		nb_segment_close(&b->seg);
 		free(b);
 		return r;

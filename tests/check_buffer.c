@@ -556,6 +556,83 @@ START_TEST(test_bad_inputs)
 }
 END_TEST
 
+/* Is there an object NAME in /dev/shm? */
+static int shm_exists(const char *name)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Units above 256 with the default growth limit (it was -EBADMSG, and the
+ * object stayed); limits in bytes above NUMBALLOC_CAPACITY_MAX (-EINVAL);
+ * and no failed open leaves an object behind.
+ */
+START_TEST(test_open_limits)
+{
+	const char *name = tu_name("buflimits");
+	const char *path = tu_path("buflimits");
+	struct numballoc_buf_opts o = { .capacity = 512 * 100, .unit = 512,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct numballoc_buf_stat st;
+	struct numballoc_buf *b = NULL;
+	uint64_t s;
+
+	/* private and shared: the default limit is 2^40 bytes, not 2^32 units */
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), 0);
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_eq(st.max_capacity, NUMBALLOC_CAPACITY_MAX);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 1000, &s), 0);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_eq(st.max_capacity, NUMBALLOC_CAPACITY_MAX);
+	ck_assert_int_eq(numballoc_buf_set_capacity(b, 512 * 200), 0);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(numballoc_unlink(name), 0);
+	/* a unit of 2^20 bytes: at most 2^20 units */
+	o.unit = UINT64_C(1) << 20;
+	o.capacity = o.unit * 16;
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_eq(st.max_capacity, NUMBALLOC_CAPACITY_MAX);
+	ck_assert_int_eq(numballoc_buf_set_capacity(b, NUMBALLOC_CAPACITY_MAX + o.unit), -EINVAL);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(numballoc_unlink(name), 0);
+	/* explicit limits above 2^40 bytes: -EINVAL, and nothing made */
+	b = NULL;
+	o.unit = 1;
+	o.capacity = 4096;
+	o.max_capacity = NUMBALLOC_CAPACITY_MAX + 1;
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), -EINVAL);
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
+	ck_assert(!shm_exists(name));
+	o.unit = 4096;
+	o.max_capacity = NUMBALLOC_CAPACITY_MAX + 4096;
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
+	ck_assert(!shm_exists(name));
+	o.max_capacity = 0;
+	o.capacity = NUMBALLOC_CAPACITY_MAX + 4096;	/* the capacity itself */
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
+	ck_assert(!shm_exists(name));
+	o.unit = NUMBALLOC_CAPACITY_MAX * 2;	/* the unit itself */
+	o.capacity = o.unit;
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
+	ck_assert(!shm_exists(name));
+	o.path = path;
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), -EINVAL);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	o.unit = 1;
+	o.capacity = 4096;
+	o.max_capacity = NUMBALLOC_CAPACITY_MAX + 1;
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), -EINVAL);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_ptr_null(b);
+}
+END_TEST
+
 /* ----------------------------------------------- concurrency and growth */
 
 /*
@@ -918,6 +995,7 @@ static Suite *buffer_suite(void)
 	tcase_add_test(tc, test_unit);
 	tcase_add_loop_test(tc, test_model, 0, 6);
 	tcase_add_test(tc, test_bad_inputs);
+	tcase_add_test(tc, test_open_limits);
 	tcase_add_loop_test(tc, test_threads, 0, 2);
 	tcase_add_loop_test(tc, test_procs, 0, 2);
 	tcase_add_test(tc, test_shared_growth);
