@@ -194,6 +194,9 @@ NUMBALLOC_EXPORT void *numballoc_pages_base(struct numballoc_pages *pa);
 
 struct numballoc_buf;
 
+/* Buffer placement (issue 16): a flag of numballoc_buf_opts, chosen at each open. */
+#define NUMBALLOC_BUF_FIRST_FIT 0x10u	/* the lowest offset that fits (pyglet's placement) */
+
 /*
  * Options of numballoc_buf_open(). Sizes and offsets are in bytes of the
  * caller's buffer; the allocator hands them out in units of opts->unit.

@@ -233,7 +233,7 @@ static int opts_check(const struct numballoc_buf_opts *o)
 	if (!nb_zeroed(o->reserved_u, sizeof(o->reserved_u)) ||
 	    !nb_zeroed(o->reserved, sizeof(o->reserved)))
 		return -EINVAL;
-	if (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL))
+	if (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL | NUMBALLOC_BUF_FIRST_FIT))
 		return -EINVAL;
 	if (o->unit && (o->capacity % o->unit || o->max_capacity % o->unit))
 		return -EINVAL;
