@@ -3,7 +3,10 @@
  * bufbench.c - the buffer face against single-threaded-class and
  * shared-memory allocators, one thread, two threads and two processes.
  *
- *	numballoc-bufbench [--quick] [--ops N] [--rounds R]
+ *	numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL]
+ *
+ * (--only: numballoc's default placement and the allocators whose label
+ * starts with LABEL, e.g. "segfit".)
  *
  * Workload (issue 16, as issue 5): a buffer of 2^20 units, sizes
  * log-uniform in 1..256 units, filled to 50% (then 85%) live, then N
@@ -413,6 +416,7 @@ static const char *const modes[NMODE] = { "1 thread", "2 threads", "2 procs" };
 int main(int argc, char **argv)
 {
 	uint64_t ops = 400000;
+	const char *only = NULL;
 	int rounds = 5, quick = 0, i, k, m, j, nfit = 0, status = 0;
 	static const int pcts[] = { 50, 85 };
 	struct fit fits[NFIT];
@@ -430,8 +434,10 @@ int main(int argc, char **argv)
 			ops = strtoull(argv[++i], NULL, 10);
 		} else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
 			rounds = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: numballoc-bufbench [--quick] [--ops N] [--rounds R]\n");
+			fprintf(stderr, "usage: numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL]\n");
 			return 2;
 		}
 	}
@@ -449,6 +455,12 @@ int main(int argc, char **argv)
 		printf("# boost.interprocess: skipped (configure did not find the Boost headers)\n");
 	for (k = 0; k < nfit; k++)
 		fits[k].units = UNITS;
+	if (only)	/* numballoc first, then the baselines whose label starts with ONLY */
+		for (k = j = 1; k < nfit; k++)
+			if (!strncmp(fits[k].label, only, strlen(only)))
+				fits[j++] = fits[k];
+	if (only)
+		nfit = j;
 	printf("# buffer of 2^20 units, sizes log-uniform 1..256, %ju ops held at the level;\n"
 	       "# medians of %d rounds (%s); wall ns/op over all ops; scale = throughput of\n"
 	       "# two over one (median of the rounds' own ratios)\n",

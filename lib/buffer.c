@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu-bp.h>
 #include <urcu/uatomic.h>
@@ -45,6 +46,7 @@
 #endif
 
 #include "bitmap.h"
+#include "idpool.h"
 #include "numballoc.h"
 #include "segment.h"
 
@@ -74,6 +76,57 @@
 
 #define DEFAULT_MAX (UINT64_C(1) << 32)
 
+/* Chunks (see "Placement" above). */
+#define CH_SHIFT 15		/* units per chunk of a new buffer: 32768 */
+#define CH_MIN_SHIFT 6		/* what a header may say: a chunk of 64 .. */
+#define CH_MAX_SHIFT 15		/* .. 32768 units (the index holds 16-bit positions) */
+#define ENG(shift) ((shift) ? 1 : 0)	/* the engine's area: after the records, if any */
+#define REC_HEAD 8		/* words before the records: word 0 the low-chunk hint */
+#define NSLOT 8			/* chunks a handle owns at most: one per thread, 8 threads */
+#define SL_NIL 0xffffu
+#define SL_BINS 192		/* 64 exact classes, then 8 per power of two up to 2^16 */
+#define SL_MASKS (SL_BINS / 64)
+#define OWN_ID ((UINT64_C(1) << 56) - 1)	/* the identity in an owner record */
+#define OWN_TAG_SHIFT 56	/* the slot's tag above it */
+#define NLIVE 4			/* liveness answers a slot remembers */
+#define LIVE_NS UINT64_C(100000000)	/* and for how long: 0.1 s */
+
+/* A record's estimate of its chunk (advice): the fields of the est word. */
+#define EST_USED(e) ((e) & 0xffff)		/* units used when last released */
+#define EST_NOTBIG(e) (((e) >> 16) & 0xffff)	/* its units minus its largest free run then */
+#define EST_FREED(e) ((e) >> 32)		/* units freed into it since */
+
+struct live_ent {
+	uint64_t id;		/* an identity (OWN_ID bits) */
+	uint64_t when;		/* CLOCK_MONOTONIC ns of the answer */
+	int alive;
+};
+
+/*
+ * A slot: one chunk owned by this handle and its private index, used by
+ * one thread at a time (lock). The index holds free extents of the chunk
+ * by position relative to the chunk (base): len[p] the length of the
+ * extent that starts at p (0 elsewhere), start[e] the start of the one
+ * that ends at e, next/prev the extents of one size class.
+ */
+struct slot {
+	int lock;			/* 0 free, 1 held: atomic exchange, release store */
+	unsigned int tag;		/* 1..255: this slot in the owner record */
+	uint64_t chunk;			/* the chunk it owns, or NB_NONE */
+	uint64_t own;			/* the owner record it wrote there */
+	uint64_t base;			/* the chunk's first unit */
+	uint64_t units;			/* units of the chunk the index covers */
+	uint64_t freeu;			/* units in the index */
+	uint64_t f0;			/* the chunk's EST_FREED when adopted */
+	uint64_t fseen;			/* and when the index was last built */
+	int fresh;			/* the index was built from the words since the last take */
+	uint64_t mask[SL_MASKS];	/* bit b: class b has an extent */
+	uint16_t head[SL_BINS];		/* first extent of each class, or SL_NIL */
+	uint16_t *len, *start, *next, *prev;	/* chunk units entries each */
+	struct live_ent live[NLIVE];	/* other owners seen alive or dead */
+	unsigned int nlive;
+};
+
 struct buf_view {
 	struct nb_bitmap bm;	/* the engine over the first bm.nbits units */
 	void *map;		/* a mapping this view owns, or NULL (the segment's) */
@@ -89,7 +142,22 @@ struct numballoc_buf {
 	uint64_t unit;			/* bytes per unit, >= 1 */
 	pthread_mutex_t lock;		/* one remapper at a time in this process */
 	char grace;			/* ThreadSanitizer's name for "a grace period ended" */
+	int eng;			/* the engine's area: 1 after chunk records, else 0 */
+	int first_fit;			/* NUMBALLOC_BUF_FIRST_FIT, or a buffer without records */
+	unsigned int shift;		/* log2 of units per chunk (records only) */
+	uint64_t chunk;			/* units per chunk */
+	uint64_t big;			/* larger requests go to the engine's run search */
+	uint64_t thresh;		/* a chunk with this much free is worth adopting */
+	uint64_t keep;			/* and worth keeping after a miss */
+	uint64_t *rec;			/* the records area (shared, untrusted), or NULL */
+	uint64_t nrec;			/* chunks the records cover: ceil(maxu / chunk) */
+	struct slot *slot[NSLOT];	/* made on first use (CAS), freed at close */
 };
+
+static uint64_t rec_bytes(uint64_t maxu, unsigned int shift)
+{
+	return (REC_HEAD + 2 * ((maxu + (UINT64_C(1) << shift) - 1) >> shift)) * sizeof(uint64_t);
+}
 
 /*
  * The default growth limit in units: the larger of the capacity and 2^32
@@ -116,12 +184,17 @@ static int buf_layout(struct nb_layout *l)
 	if (l->param[1] == 0)
 		l->param[1] = default_max(l->capacity, l->param[0]);
 	if (l->capacity == 0 || l->param[1] < l->capacity ||
-	    l->param[1] > NUMBALLOC_CAPACITY_MAX / l->param[0] ||
-	    l->param[2] > 1 || l->param[3] || l->policy || l->flags || l->base)
+	    l->param[1] > NUMBALLOC_CAPACITY_MAX / l->param[0] || l->param[2] > 1 ||
+	    (l->param[3] && (l->param[3] < CH_MIN_SHIFT || l->param[3] > CH_MAX_SHIFT)) ||
+	    l->policy || l->flags || l->base)
 		return -EINVAL;
-	l->area_size[0] = nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity,
-					       l->param[1]);
-	l->area_align[0] = 64;
+	if (l->param[3]) {
+		l->area_size[0] = rec_bytes(l->param[1], (unsigned int)l->param[3]);
+		l->area_align[0] = 64;
+	}
+	l->area_size[ENG(l->param[3])] =
+		nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity, l->param[1]);
+	l->area_align[ENG(l->param[3])] = 64;
 	return 0;
 }
 
@@ -130,7 +203,8 @@ static int buf_init(void *base, const struct nb_header *h, void *arg)
 	struct nb_bitmap bm;
 
 	(void)arg;
-	nb_bitmap_attach_grow(&bm, (char *)base + h->area_off[0], h->capacity, h->param[1]);
+	nb_bitmap_attach_grow(&bm, (char *)base + h->area_off[ENG(h->param[3])], h->capacity,
+			      h->param[1]);
 	nb_bitmap_init_grow(&bm);
 	return 0;
 }
@@ -153,7 +227,7 @@ static void view_free(struct buf_view *v)
 /* A view of the first NBITS units; maps the object anew when it must. */
 static int view_new(struct numballoc_buf *b, uint64_t nbits, struct buf_view **vp)
 {
-	uint64_t size = b->seg.hdr->area_off[0] + nb_bitmap_grow_bytes(nbits, b->maxu);
+	uint64_t size = b->seg.hdr->area_off[b->eng] + nb_bitmap_grow_bytes(nbits, b->maxu);
 	struct buf_view *v;
 	char *map = b->seg.map;
 	int r;
@@ -170,7 +244,7 @@ static int view_new(struct numballoc_buf *b, uint64_t nbits, struct buf_view **v
 		v->size = (size_t)size;
 		map = v->map;
 	}
-	nb_bitmap_attach_grow(&v->bm, map + b->seg.hdr->area_off[0], nbits, b->maxu);
+	nb_bitmap_attach_grow(&v->bm, map + b->seg.hdr->area_off[b->eng], nbits, b->maxu);
 	*vp = v;
 	return 0;
 }
@@ -228,6 +302,480 @@ static int grew_since(struct numballoc_buf *b, const struct buf_view *v)
 	return cap_now(b) > v->bm.nbits;
 }
 
+/* ------------------------------------------------------------- chunks */
+
+static uint64_t *rec_owner(const struct numballoc_buf *b, uint64_t c)
+{
+	return &b->rec[REC_HEAD + 2 * c];
+}
+
+static uint64_t *rec_est(const struct numballoc_buf *b, uint64_t c)
+{
+	return &b->rec[REC_HEAD + 2 * c + 1];
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Units of chunk C in view V (the last one may be partial). */
+static uint64_t chunk_units(const struct numballoc_buf *b, const struct buf_view *v, uint64_t c)
+{
+	uint64_t base = c << b->shift;
+
+	if (base >= v->bm.nbits)
+		return 0;
+	return v->bm.nbits - base < b->chunk ? v->bm.nbits - base : b->chunk;
+}
+
+/* What the record says chunk C (of U units) has free, and its largest free run. */
+static uint64_t est_free(const struct numballoc_buf *b, uint64_t e, uint64_t u, uint64_t *big)
+{
+	uint64_t used = EST_USED(e) < u ? EST_USED(e) : u, freed = EST_FREED(e), f;
+
+	f = u - used + (freed < u ? freed : u);
+	*big = u - (EST_NOTBIG(e) < u ? EST_NOTBIG(e) : u);	/* grown since: longer */
+	if (freed > *big)
+		*big = freed < u ? freed : u;	/* a free of that many units made a run that long */
+	return f < u ? f : u;
+}
+
+/* Lower the shared hint to chunk C: a plain CAS, only while it is above. */
+static void hint_lower(struct numballoc_buf *b, uint64_t c)
+{
+	uint64_t h = uatomic_read(&b->rec[0]), prev;
+
+	while (h > c) {
+		prev = uatomic_cmpxchg(&b->rec[0], h, c);
+		if (prev == h)
+			return;
+		h = prev;
+	}
+}
+
+/* --- the slot's index: segregated fit over the chunk's free extents */
+
+static unsigned int sl_bin(uint64_t l)
+{
+	unsigned int lg;
+
+	if (l < 64)
+		return (unsigned int)l;
+	lg = 63u - (unsigned int)__builtin_clzll(l);
+	return 64 + (lg - 6) * 8 + (unsigned int)((l >> (lg - 3)) & 7);
+}
+
+static uint64_t sl_bin_low(unsigned int k)
+{
+	if (k < 64)
+		return k;
+	return (UINT64_C(8) + (k - 64) % 8) << ((k - 64) / 8 + 3);
+}
+
+static void ix_insert(struct slot *s, uint64_t at, uint64_t l)
+{
+	unsigned int k = sl_bin(l);
+
+	s->len[at] = (uint16_t)l;
+	s->start[at + l - 1] = (uint16_t)at;
+	s->prev[at] = SL_NIL;
+	s->next[at] = s->head[k];
+	if (s->head[k] != SL_NIL)
+		s->prev[s->head[k]] = (uint16_t)at;
+	s->head[k] = (uint16_t)at;
+	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
+	s->freeu += l;
+}
+
+static void ix_remove(struct slot *s, uint64_t at)
+{
+	unsigned int k = sl_bin(s->len[at]);
+
+	if (s->prev[at] != SL_NIL)
+		s->next[s->prev[at]] = s->next[at];
+	else
+		s->head[k] = s->next[at];
+	if (s->next[at] != SL_NIL)
+		s->prev[s->next[at]] = s->prev[at];
+	if (s->head[k] == SL_NIL)
+		s->mask[k / 64] &= ~(UINT64_C(1) << (k % 64));
+	s->freeu -= s->len[at];
+	s->len[at] = 0;
+}
+
+/* The first class >= K that has an extent, or SL_BINS. */
+static unsigned int ix_next_bin(const struct slot *s, unsigned int k)
+{
+	unsigned int w;
+
+	for (w = k / 64; w < SL_MASKS; w++) {
+		uint64_t m = s->mask[w] & (w == k / 64 ? UINT64_MAX << (k % 64) : UINT64_MAX);
+
+		if (m)
+			return w * 64 + (unsigned int)__builtin_ctzll(m);
+	}
+	return SL_BINS;
+}
+
+/* An extent of at least N units: its position, or SL_NIL. */
+static uint64_t ix_find(const struct slot *s, uint64_t n)
+{
+	unsigned int k = sl_bin(n);
+	uint64_t at;
+
+	if (sl_bin_low(k) < n)
+		k++;
+	k = ix_next_bin(s, k);
+	if (k < SL_BINS)
+		return s->head[k];
+	/* the class of N itself holds extents both shorter and longer */
+	for (at = s->head[sl_bin(n)]; at != SL_NIL && s->len[at] < n; at = s->next[at])
+		;
+	return at;
+}
+
+/* The longest extent in the index. */
+static uint64_t ix_largest(const struct slot *s)
+{
+	unsigned int w = SL_MASKS, k;
+	uint64_t at, best = 0;
+
+	while (w--)
+		if (s->mask[w]) {
+			k = w * 64 + 63 - (unsigned int)__builtin_clzll(s->mask[w]);
+			for (at = s->head[k]; at != SL_NIL; at = s->next[at])
+				best = s->len[at] > best ? s->len[at] : best;
+			break;
+		}
+	return best;
+}
+
+static void ix_clear(struct slot *s)
+{
+	unsigned int w, k;
+	uint64_t at, m;
+
+	for (w = 0; w < SL_MASKS; w++)
+		for (m = s->mask[w]; m; m &= m - 1) {
+			k = w * 64 + (unsigned int)__builtin_ctzll(m);
+			for (at = s->head[k]; at != SL_NIL; at = s->next[at])
+				s->len[at] = 0;
+		}
+	memset(s->head, 0xff, sizeof(s->head));
+	memset(s->mask, 0, sizeof(s->mask));
+	s->freeu = 0;
+}
+
+static void ix_add_run(void *arg, uint64_t first, uint64_t n)
+{
+	struct slot *s = arg;
+
+	ix_insert(s, first - s->base, n);
+}
+
+/* The index from the words as they are now: every free run of the chunk. */
+static void slot_rebuild(struct numballoc_buf *b, struct buf_view *v, struct slot *s)
+{
+	ix_clear(s);
+	s->fseen = EST_FREED(uatomic_read(rec_est(b, s->chunk)));
+	s->units = chunk_units(b, v, s->chunk);
+	nb_bitmap_clear_runs(&v->bm, s->base, s->base + s->units, ix_add_run, s);
+	s->fresh = 1;
+}
+
+/* A slot pair: [0] the chunk for every request, [1] for those [0] had no run for. */
+static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
+{
+	static unsigned int serial;
+	struct slot *s = calloc(2, sizeof(*s));
+	unsigned int tag = (__atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED) * NSLOT + i) % 255 + 1;
+	int k;
+
+	if (!s)
+		return NULL;
+	s->len = calloc(8 * b->chunk, sizeof(uint16_t));
+	if (!s->len) {
+		free(s);
+		return NULL;
+	}
+	for (k = 0; k < 2; k++) {
+		s[k].len = s->len + 4 * b->chunk * (unsigned int)k;
+		s[k].start = s[k].len + b->chunk;
+		s[k].next = s[k].start + b->chunk;
+		s[k].prev = s[k].next + b->chunk;
+		memset(s[k].head, 0xff, sizeof(s[k].head));
+		s[k].chunk = NB_NONE;
+		s[k].tag = tag;
+	}
+	return s;
+}
+
+static void slot_free(struct slot *s)
+{
+	free(s->len);
+	free(s);
+}
+
+/* The thread's slot number, the same for every handle; spread over the slots. */
+static __thread unsigned int tl_slot = UINT32_MAX;
+static unsigned int slot_serial;
+
+/* A slot of B for this thread, locked; NULL when all are busy or memory is short. */
+static struct slot *slot_get(struct numballoc_buf *b)
+{
+	struct slot *s, *nul;
+	unsigned int k, i;
+
+	if (tl_slot == UINT32_MAX)
+		tl_slot = __atomic_fetch_add(&slot_serial, 1, __ATOMIC_RELAXED) % NSLOT;
+	for (k = 0; k < NSLOT; k++) {
+		i = (tl_slot + k) % NSLOT;
+		s = __atomic_load_n(&b->slot[i], __ATOMIC_ACQUIRE);
+		if (!s) {
+			s = slot_new(b, i);
+			if (!s)
+				return NULL;
+			nul = NULL;
+			if (!__atomic_compare_exchange_n(&b->slot[i], &nul, s, 0, __ATOMIC_ACQ_REL,
+							 __ATOMIC_ACQUIRE)) {
+				slot_free(s);
+				s = nul;
+			}
+		}
+		if (!__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+			return s;
+	}
+	return NULL;
+}
+
+static void slot_put(struct slot *s)
+{
+	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Is the process named by owner record OWN dead? Unknown counts as alive;
+ * this process (another handle or slot) is alive. Answers are kept for
+ * LIVE_NS in CACHE (N entries).
+ */
+static int owner_dead(struct live_ent *cache, unsigned int *n, uint64_t own, uint64_t self)
+{
+	uint64_t id = own & OWN_ID, now = mono_ns(), cur;
+	unsigned int i;
+	int alive;
+
+	if (id == (self & OWN_ID))
+		return 0;
+	for (i = 0; i < *n; i++)
+		if (cache[i].id == id && now - cache[i].when < LIVE_NS)
+			return !cache[i].alive;
+	alive = nb_ident_of((pid_t)(id & ((1u << 22) - 1)), &cur) == -ESRCH ? 0 : 1;
+	if (alive && nb_ident_of((pid_t)(id & ((1u << 22) - 1)), &cur) == 0)
+		alive = (cur & OWN_ID) == id;	/* a reused pid is another process */
+	i = *n < NLIVE ? (*n)++ : (unsigned int)(now % NLIVE);
+	cache[i] = (struct live_ent){ id, now, alive };
+	return !alive;
+}
+
+/* Give the slot's chunk back: its estimate from the index, then the record. */
+static void chunk_release(struct numballoc_buf *b, struct slot *s)
+{
+	uint64_t c = s->chunk, *ep = rec_est(b, c), e = uatomic_read(ep), prev, ne, f, big;
+	big = ix_largest(s);
+	for (;;) {
+		f = EST_FREED(e) >= s->f0 ? EST_FREED(e) - s->f0 : 0;	/* freed while we held it */
+		ne = (s->units - s->freeu) | (s->units - big) << 16 | f << 32;
+		prev = uatomic_cmpxchg(ep, e, ne);
+		if (prev == e)
+			break;
+		e = prev;
+	}
+	uatomic_cmpxchg(rec_owner(b, c), s->own, 0);
+	if (s->freeu + f >= b->thresh)
+		hint_lower(b, c);
+	ix_clear(s);
+	s->chunk = NB_NONE;
+}
+
+/* Take chunk C if nobody alive owns it: 1 when the slot owns it now. */
+static int chunk_take(struct numballoc_buf *b, struct slot *s, uint64_t c, uint64_t self)
+{
+	uint64_t *op = rec_owner(b, c), own = uatomic_read(op), mine;
+
+	if (own && !owner_dead(s->live, &s->nlive, own, self))
+		return 0;
+	mine = (self & OWN_ID) | (uint64_t)s->tag << OWN_TAG_SHIFT;
+	if (uatomic_cmpxchg(op, own, mine) != own)
+		return 0;
+	s->chunk = c;
+	s->own = mine;
+	s->base = c << b->shift;
+	s->f0 = EST_FREED(uatomic_read(rec_est(b, c)));
+	return 1;
+}
+
+/*
+ * Try chunk C for a request of N units: 0 when the slot owns it now with
+ * a run of N; -EAGAIN when it owns it without (KEEP: worth keeping, N
+ * goes elsewhere); -ENOSPC when it is not ours or gave nothing.
+ */
+static int chunk_try(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t c,
+		     uint64_t n, uint64_t self, int keep)
+{
+	if (!chunk_take(b, s, c, self))
+		return -ENOSPC;
+	slot_rebuild(b, v, s);
+	if (ix_find(s, n) != SL_NIL)
+		return 0;
+	if (keep && s->freeu >= b->keep)
+		return -EAGAIN;
+	chunk_release(b, s);
+	return -ENOSPC;
+}
+
+/*
+ * Adopt a chunk for a request of N units: the lowest chunk whose record
+ * promises enough free units and a run of N, where enough is, tier by
+ * tier, THRESH, THRESH/2 and THRESH/4 for the first chunk of a slot
+ * (SECOND = 0; the first tier looks from the shared hint up), and half a
+ * chunk, an eighth and N for the second (SECOND = 1, for the requests the
+ * first had no run for); then the lowest unowned one that promises a run
+ * of N. Lowest first keeps the top of the buffer free in one range. Results as
+ * chunk_try(); -ENOSPC when no chunk has room: the caller goes to the
+ * engine's run search.
+ */
+static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n,
+		       int second)
+{
+	uint64_t nch = (v->bm.nbits + b->chunk - 1) >> b->shift, h, c, e, u, f, big, self, want;
+	uint64_t best = NB_NONE;
+	int r, tier;
+
+	if (nb_ident_self(&self) < 0)
+		return -ENOSPC;
+	h = second ? 0 : uatomic_read(&b->rec[0]);
+	if (h >= nch)
+		h = 0;
+	for (tier = 0; tier < 3; tier++) {
+		want = second ? (tier == 0 ? b->chunk / 8 : tier == 1 ? b->chunk / 16 : n)
+			      : b->thresh >> tier;
+		if (want < n)
+			want = n;
+		for (c = tier ? 0 : h; c < nch; c++) {
+			e = uatomic_read(rec_est(b, c));
+			u = chunk_units(b, v, c);
+			f = est_free(b, e, u, &big);
+			if (f < n || big < n)
+				continue;
+			if (f < want) {
+				if (best == NB_NONE && !uatomic_read(rec_owner(b, c)))
+					best = c;	/* the lowest with a run of N */
+				continue;
+			}
+			if (!second && !tier && c > h) {	/* none below qualified */
+				uatomic_cmpxchg(&b->rec[0], h, c);
+				h = c;
+			}
+			r = chunk_try(b, v, s, c, n, self, !second);
+			if (r != -ENOSPC)
+				return r;
+		}
+	}
+	if (best == NB_NONE)
+		return -ENOSPC;
+	return chunk_try(b, v, s, best, n, self, !second);
+}
+
+/* N units from the slot's chunk, adopting another when it has none. */
+static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n,
+		      uint64_t *first, int pass0)
+{
+	uint64_t at, l;
+	int tries, r;
+
+	for (tries = 0; tries < 16; tries++) {
+		if (s->chunk == NB_NONE) {
+			r = chunk_adopt(b, v, s, n, pass0);
+			if (r < 0)
+				return r;
+		}
+		at = ix_find(s, n);
+		if (at == SL_NIL) {
+			/*
+			 * N units or more freed into it since the index was
+			 * built (by anyone): look at the words again. Fewer
+			 * rarely make a run of N, and a look costs a pass
+			 * over the chunk's words.
+			 */
+			if (!s->fresh &&
+			    EST_FREED(uatomic_read(rec_est(b, s->chunk))) - s->fseen >= n) {
+				slot_rebuild(b, v, s);
+				continue;
+			}
+			/*
+			 * Still room for smaller requests: keep the chunk, and
+			 * let the engine place this one (lowest fit), so that a
+			 * large request does not open a fresh chunk and
+			 * scatter what follows across the buffer.
+			 */
+			if (!pass0 && s->freeu >= b->keep)
+				return -EAGAIN;
+			chunk_release(b, s);
+			continue;
+		}
+		l = s->len[at];
+		ix_remove(s, at);
+		if (l > n)
+			ix_insert(s, at + n, l - n);
+		if (nb_bitmap_claim_range(&v->bm, s->base + at, n) == 0) {
+			s->fresh = 0;
+			*first = s->base + at;
+			return 0;
+		}
+		slot_rebuild(b, v, s);	/* claimed by another meanwhile: the index was stale */
+	}
+	return -ENOSPC;
+}
+
+/* Units [FIRST, FIRST+N) were freed: the records of their chunks learn it. */
+static void chunks_freed(struct numballoc_buf *b, const struct buf_view *v, uint64_t first,
+			 uint64_t n)
+{
+	uint64_t c, end = first + n, lo, hi, old, big, u;
+
+	for (c = first >> b->shift; (c << b->shift) < end; c++) {
+		lo = c << b->shift > first ? c << b->shift : first;
+		hi = (c + 1) << b->shift < end ? (c + 1) << b->shift : end;
+		old = uatomic_add_return(rec_est(b, c), (hi - lo) << 32) - ((hi - lo) << 32);
+		u = chunk_units(b, v, c);
+		/* it just became worth adopting: the hint learns it (rarely a write) */
+		if (est_free(b, old, u, &big) < b->thresh &&
+		    est_free(b, old + ((hi - lo) << 32), u, &big) >= b->thresh)
+			hint_lower(b, c);
+	}
+}
+
+/* Chunks whose owner died are nobody's: at open, so a dead owner's chunks come back. */
+static void chunks_reclaim(struct numballoc_buf *b)
+{
+	struct live_ent cache[NLIVE];
+	uint64_t c, own, self, nch = (cap_now(b) + b->chunk - 1) >> b->shift;
+	unsigned int n = 0;
+
+	if (nb_ident_self(&self) < 0)
+		return;
+	for (c = 0; c < nch; c++) {
+		own = uatomic_read(rec_owner(b, c));
+		if (own && owner_dead(cache, &n, own, self) &&
+		    uatomic_cmpxchg(rec_owner(b, c), own, 0) == own)
+			hint_lower(b, c);
+	}
+}
+
 static int opts_check(const struct numballoc_buf_opts *o)
 {
 	if (!nb_zeroed(o->reserved_u, sizeof(o->reserved_u)) ||
@@ -260,6 +808,19 @@ static int buf_attach(struct numballoc_buf *b)
 	b->capword = nb_segment_capacity_word(&b->seg);
 	if (b->cap0 > NUMBALLOC_CAPACITY_MAX / b->unit || b->maxu > NUMBALLOC_CAPACITY_MAX / b->unit)
 		return -NUMBALLOC_ECORRUPT;	/* byte offsets must fit */
+	/* the layout checked the shift and sized the records for maxu */
+	b->eng = ENG(h->param[3]);
+	b->first_fit = 1;
+	if (h->param[3]) {
+		b->shift = (unsigned int)h->param[3];
+		b->chunk = UINT64_C(1) << b->shift;
+		b->big = b->chunk / 4;
+		b->thresh = b->chunk / 16;
+		b->keep = b->chunk / 128;
+		b->rec = nb_segment_area(&b->seg, 0);
+		b->nrec = (b->maxu + b->chunk - 1) >> b->shift;
+		b->first_fit = 0;
+	}
 	r = view_new(b, b->cap0, &b->view);
 	if (r < 0)
 		return r;
@@ -310,6 +871,9 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 	want.param[0] = opts->unit;
 	want.param[1] = opts->max_capacity / unit;
 	want.param[2] = !shared;
+	/* Chunk records in what this call may create; an existing buffer keeps its layout. */
+	if (!shared || (opts->flags & NUMBALLOC_CREATE))
+		want.param[3] = CH_SHIFT;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -323,6 +887,10 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 		r = -NUMBALLOC_ECORRUPT;	/* a shared object must be growable in place */
 	else
 		r = buf_attach(b);
+	if (r == 0 && (opts->flags & NUMBALLOC_BUF_FIRST_FIT))
+		b->first_fit = 1;
+	if (r == 0 && !b->first_fit && shared)
+		chunks_reclaim(b);
 	if (r < 0) {
 		/*
 		 * What this open made, it removes. (Only a mapping or memory
@@ -342,8 +910,18 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 
 NUMBALLOC_EXPORT int numballoc_buf_close(struct numballoc_buf *b)
 {
+	int i, k;
+
 	if (!b)
 		return 0;
+	for (i = 0; i < NSLOT; i++) {
+		if (!b->slot[i])
+			continue;
+		for (k = 0; k < 2; k++)
+			if (b->slot[i][k].chunk != NB_NONE)
+				chunk_release(b, &b->slot[i][k]);
+		slot_free(b->slot[i]);
+	}
 	view_free(b->view);
 	pthread_mutex_destroy(&b->lock);
 	nb_segment_close(&b->seg);
@@ -371,6 +949,30 @@ static int alloc_in(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uin
 	return r;
 }
 
+/*
+ * N units in view V by the handle's placement: from a chunk of its own,
+ * else (first fit, a large request, or no chunk had room) by the engine's
+ * run search, whose definitive pass makes -ENOSPC true.
+ */
+static int alloc_any(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uint64_t *first)
+{
+	struct slot *s;
+	int r;
+
+	if (!b->first_fit && n <= b->big) {
+		s = slot_get(b);
+		if (s) {
+			r = slot_alloc(b, v, s, n, first, 0);
+			if (r == -EAGAIN)	/* no run of N in the first: the second */
+				r = slot_alloc(b, v, s + 1, n, first, 1);
+			slot_put(s);
+			if (r == 0)
+				return 0;
+		}
+	}
+	return alloc_in(b, v, n, first);
+}
+
 /* Claim N units, refreshing the view while the capacity grows under us. */
 static int alloc_units(struct numballoc_buf *b, uint64_t n, uint64_t *first)
 {
@@ -379,7 +981,7 @@ static int alloc_units(struct numballoc_buf *b, uint64_t n, uint64_t *first)
 
 	for (tries = 0; tries < 100; tries++) {
 		v = view_enter(b);
-		r = alloc_in(b, v, n, first);
+		r = alloc_any(b, v, n, first);
 		view_leave(b);
 		if (r != -EAGAIN)
 			return r;
@@ -463,6 +1065,8 @@ NUMBALLOC_EXPORT int numballoc_buf_dealloc(struct numballoc_buf *b, uint64_t sta
 	r = range_units(b, v, start, size, &first, &n);
 	if (r == 0)
 		r = nb_bitmap_release_range(&v->bm, first, n);
+	if (r == 0 && !b->first_fit)
+		chunks_freed(b, v, first, n);
 	view_leave(b);
 	return r;
 }
@@ -478,10 +1082,12 @@ static int grow_units(struct numballoc_buf *b, struct buf_view *v, uint64_t firs
 		*nfirst = first;
 		return 0;
 	}
-	r = alloc_in(b, v, nn, nfirst);
+	r = alloc_any(b, v, nn, nfirst);
 	if (r < 0)
 		return r;
 	nb_bitmap_release_range(&v->bm, first, n);
+	if (!b->first_fit)
+		chunks_freed(b, v, first, n);
 	return 0;
 }
 
@@ -515,6 +1121,8 @@ NUMBALLOC_EXPORT int numballoc_buf_realloc(struct numballoc_buf *b, uint64_t sta
 			nfirst = first;
 			if (nn < n)
 				r = nb_bitmap_release_range(&v->bm, first + nn, n - nn);
+			if (nn < n && r == 0 && !b->first_fit)
+				chunks_freed(b, v, first + nn, n - nn);
 		} else if (r == 0) {
 			r = grow_units(b, v, first, n, nn, &nfirst);
 		}
@@ -610,7 +1218,8 @@ NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_
 	oldc = cap_now(b);
 	if (c <= oldc || c > b->maxu)
 		return -EINVAL;
-	r = nb_segment_extend(&b->seg, b->seg.hdr->area_off[0] + nb_bitmap_grow_bytes(c, b->maxu));
+	r = nb_segment_extend(&b->seg, b->seg.hdr->area_off[b->eng] +
+					       nb_bitmap_grow_bytes(c, b->maxu));
 	if (r < 0)
 		return r;
 	r = cap_raise(b, c);
