@@ -207,7 +207,7 @@ struct numballoc_buf_opts {
 	uint64_t unit;		/* bytes per bitmap bit; 0 means 1 */
 	uint64_t max_capacity;	/* growth limit, fixed at creation; 0: max(capacity, 2^32 units), <= 2^40 bytes */
 	const char *path;	/* back the allocator by this regular file instead of a name */
-	unsigned int flags;	/* NUMBALLOC_CREATE, NUMBALLOC_EXCL */
+	unsigned int flags;	/* NUMBALLOC_CREATE, NUMBALLOC_EXCL, NUMBALLOC_BUF_FIRST_FIT */
 	unsigned int mode;	/* permission bits on creation; 0 means 0600 */
 	unsigned int reserved_u[6];	/* must be zero */
 	uint64_t reserved[6];	/* must be zero */
@@ -238,10 +238,11 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 /* Release a handle (NULL is accepted); a shared allocator and its allocations stay. */
 NUMBALLOC_EXPORT int numballoc_buf_close(struct numballoc_buf *b);
 /*
- * Allocate SIZE bytes (rounded up to whole units) at the lowest offset
- * where they fit (first fit): *START. Size 0 gives *START = 0 and changes
- * nothing. -ENOSPC only when no free range of that size exists; then
- * numballoc_buf_needed() tells how large to grow.
+ * Allocate SIZE bytes (rounded up to whole units): *START. By default from
+ * a chunk this handle owns (see numballoc_buf_open(3)); with
+ * NUMBALLOC_BUF_FIRST_FIT at the lowest offset where they fit. Size 0
+ * gives *START = 0 and changes nothing. -ENOSPC only when no free range
+ * of that size exists; then numballoc_buf_needed() tells how large to grow.
  */
 NUMBALLOC_EXPORT int numballoc_buf_alloc(struct numballoc_buf *b, uint64_t size,
 					 uint64_t *start);

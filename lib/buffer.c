@@ -106,8 +106,11 @@ struct live_ent {
  * A slot: one chunk owned by this handle and its private index, used by
  * one thread at a time (lock). The index holds free extents of the chunk
  * by position relative to the chunk (base): len[p] the length of the
- * extent that starts at p (0 elsewhere), start[e] the start of the one
- * that ends at e, next/prev the extents of one size class.
+ * extent that starts at p (0 elsewhere), next/prev the extents of one
+ * size class. Frees do not enter it (they may come from any process, and
+ * an index that only shrinks between two looks at the words can never
+ * hold an extent twice); a miss looks at the words again when enough was
+ * freed into the chunk since.
  */
 struct slot {
 	int lock;			/* 0 free, 1 held: atomic exchange, release store */
@@ -122,7 +125,7 @@ struct slot {
 	int fresh;			/* the index was built from the words since the last take */
 	uint64_t mask[SL_MASKS];	/* bit b: class b has an extent */
 	uint16_t head[SL_BINS];		/* first extent of each class, or SL_NIL */
-	uint16_t *len, *start, *next, *prev;	/* chunk units entries each */
+	uint16_t *len, *next, *prev;	/* ixn entries each */
 	struct live_ent live[NLIVE];	/* other owners seen alive or dead */
 	unsigned int nlive;
 };
@@ -146,6 +149,7 @@ struct numballoc_buf {
 	int first_fit;			/* NUMBALLOC_BUF_FIRST_FIT, or a buffer without records */
 	unsigned int shift;		/* log2 of units per chunk (records only) */
 	uint64_t chunk;			/* units per chunk */
+	uint64_t ixn;			/* positions in a chunk's index: min(chunk, maxu) */
 	uint64_t big;			/* larger requests go to the engine's run search */
 	uint64_t thresh;		/* a chunk with this much free is worth adopting */
 	uint64_t keep;			/* and worth keeping after a miss */
@@ -381,7 +385,6 @@ static void ix_insert(struct slot *s, uint64_t at, uint64_t l)
 	unsigned int k = sl_bin(l);
 
 	s->len[at] = (uint16_t)l;
-	s->start[at + l - 1] = (uint16_t)at;
 	s->prev[at] = SL_NIL;
 	s->next[at] = s->head[k];
 	if (s->head[k] != SL_NIL)
@@ -497,16 +500,15 @@ static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
 
 	if (!s)
 		return NULL;
-	s->len = calloc(8 * b->chunk, sizeof(uint16_t));
+	s->len = calloc(6 * b->ixn, sizeof(uint16_t));
 	if (!s->len) {
 		free(s);
 		return NULL;
 	}
 	for (k = 0; k < 2; k++) {
-		s[k].len = s->len + 4 * b->chunk * (unsigned int)k;
-		s[k].start = s[k].len + b->chunk;
-		s[k].next = s[k].start + b->chunk;
-		s[k].prev = s[k].next + b->chunk;
+		s[k].len = s->len + 3 * b->ixn * (unsigned int)k;
+		s[k].next = s[k].len + b->ixn;
+		s[k].prev = s[k].next + b->ixn;
 		memset(s[k].head, 0xff, sizeof(s[k].head));
 		s[k].chunk = NB_NONE;
 		s[k].tag = tag;
@@ -814,6 +816,7 @@ static int buf_attach(struct numballoc_buf *b)
 	if (h->param[3]) {
 		b->shift = (unsigned int)h->param[3];
 		b->chunk = UINT64_C(1) << b->shift;
+		b->ixn = b->chunk < b->maxu ? b->chunk : b->maxu;
 		b->big = b->chunk / 4;
 		b->thresh = b->chunk / 16;
 		b->keep = b->chunk / 128;
