@@ -8,15 +8,63 @@
  * Header parameters: capacity = units at creation, param[0] = bytes per
  * unit, param[1] = the most units it may grow to, param[2] = 1 when the
  * words are laid out for the maximum from the start (private memory,
- * which cannot be extended in place). Area 0, the only one, is a growable
- * engine area (bitmap.c: the summary and the run index for the maximum,
- * then the words), so the object grows at its end and nothing ever moves.
+ * which cannot be extended in place), param[3] = log2 of the units per
+ * chunk (0: an allocator made before chunks, whose handles all place by
+ * first fit). With chunks, area 0 holds the chunk records and area 1 the
+ * engine; without, area 0 is the engine. The engine's area is growable
+ * (bitmap.c: the summary and the run index for the maximum, then the
+ * words) and last, so the object grows at its end and nothing ever moves.
  *
  * First fit is the engine's run search (nb_bitmap_claim_run() from 0): its
  * run index skips the parts of the buffer that cannot hold the run, and
  * -ENOSPC comes from its definitive pass, so the allocator never lies
  * about a fit. With one thread the fit is the lowest; between threads a
- * race can put it above a lower one that appeared meanwhile.
+ * race can put it above a lower one that appeared meanwhile. A handle
+ * opened with NUMBALLOC_BUF_FIRST_FIT places everything so.
+ *
+ * Placement by chunks (the default). The buffer is cut in chunks of 2^15
+ * units. A handle has up to NSLOT slots, one per thread that allocates
+ * through it (a thread-local number picks it; a trylock keeps it to one
+ * thread at a time); a slot owns one chunk and keeps, in this process's
+ * memory, a segregated-fit index of the chunk's free extents, built from
+ * the words. An allocation takes an extent from the index (the smallest
+ * size class that surely fits) and claims it on the words with the
+ * engine's exact claim (CAS): the index is advice, the claim decides, and
+ * a failed claim rebuilds the index from the words. Frees never enter the
+ * index: a free, by any process, clears the words (the truth) and adds to
+ * the chunk's record; the owner, when its index has no run for a request,
+ * looks at the words again if at least that much was freed into the chunk
+ * since its last look. When the chunk still has room (KEEP units) but no
+ * run for the request, the request goes to first fit and the chunk is
+ * kept; when it has less, it is given back and another adopted: the
+ * lowest chunk whose record promises THRESH free units, from a shared
+ * hint up, then THRESH/2, THRESH/4, then any with a run. Lowest first
+ * keeps the top of the buffer free in one range (free/largest-free stays
+ * near first fit's). Requests above a quarter of a chunk, and those no
+ * chunk has room for, go to first fit, whose definitive pass makes
+ * -ENOSPC true: free space in chunks other handles own counts.
+ *
+ * Chunk records (area 0), all advice for placement, never for
+ * correctness (any process may claim any free unit; the words decide):
+ *
+ *	word 0			the hint: the lowest chunk that may be worth
+ *				adopting (lowered by CAS, raised by an adopter
+ *				that found none below)
+ *	8 + 2c			owner of chunk c: the identity of its process
+ *				(owners.c: pid, start time; 56 bits) and a
+ *				slot tag above; 0 = nobody. Taken by CAS from 0
+ *				or from a dead owner's value, given back by
+ *				CAS to 0.
+ *	8 + 2c + 1		estimate: bits 0-15 units used and 16-31 units
+ *				minus the longest free run, as its last owner
+ *				saw them when it gave it back; 32-63 units
+ *				freed into it since (atomic add by every free)
+ *
+ * A process killed while it owns chunks leaves records that name it. The
+ * next numballoc_buf_open() of a shared allocator gives them back (CAS
+ * to 0 of each record whose process is dead), and an adopter takes one
+ * over (CAS from the dead value) when it meets it. Its allocations stay
+ * allocated: the buffer's contents are the caller's.
  *
  * Growth. The current capacity is the header's capacity_now word (0 =
  * the creation capacity), raised only, by CAS, after the object has been
@@ -106,7 +154,7 @@ struct live_ent {
  * A slot: one chunk owned by this handle and its private index, used by
  * one thread at a time (lock). The index holds free extents of the chunk
  * by position relative to the chunk (base): len[p] the length of the
- * extent that starts at p (0 elsewhere), next/prev the extents of one
+ * extent that starts at p (stale elsewhere), next/prev the extents of one
  * size class. Frees do not enter it (they may come from any process, and
  * an index that only shrinks between two looks at the words can never
  * hold an extent twice); a miss looks at the words again when enough was
@@ -407,7 +455,6 @@ static void ix_remove(struct slot *s, uint64_t at)
 	if (s->head[k] == SL_NIL)
 		s->mask[k / 64] &= ~(UINT64_C(1) << (k % 64));
 	s->freeu -= s->len[at];
-	s->len[at] = 0;
 }
 
 /* The first class >= K that has an extent, or SL_BINS. */
@@ -457,17 +504,9 @@ static uint64_t ix_largest(const struct slot *s)
 	return best;
 }
 
+/* Empty the index. len[] is read only for extents in it: no need to clear. */
 static void ix_clear(struct slot *s)
 {
-	unsigned int w, k;
-	uint64_t at, m;
-
-	for (w = 0; w < SL_MASKS; w++)
-		for (m = s->mask[w]; m; m &= m - 1) {
-			k = w * 64 + (unsigned int)__builtin_ctzll(m);
-			for (at = s->head[k]; at != SL_NIL; at = s->next[at])
-				s->len[at] = 0;
-		}
 	memset(s->head, 0xff, sizeof(s->head));
 	memset(s->mask, 0, sizeof(s->mask));
 	s->freeu = 0;
@@ -490,29 +529,23 @@ static void slot_rebuild(struct numballoc_buf *b, struct buf_view *v, struct slo
 	s->fresh = 1;
 }
 
-/* A slot pair: [0] the chunk for every request, [1] for those [0] had no run for. */
 static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
 {
 	static unsigned int serial;
-	struct slot *s = calloc(2, sizeof(*s));
-	unsigned int tag = (__atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED) * NSLOT + i) % 255 + 1;
-	int k;
+	struct slot *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	s->len = calloc(6 * b->ixn, sizeof(uint16_t));
+	s->len = calloc(3 * b->ixn, sizeof(uint16_t));
 	if (!s->len) {
 		free(s);
 		return NULL;
 	}
-	for (k = 0; k < 2; k++) {
-		s[k].len = s->len + 3 * b->ixn * (unsigned int)k;
-		s[k].next = s[k].len + b->ixn;
-		s[k].prev = s[k].next + b->ixn;
-		memset(s[k].head, 0xff, sizeof(s[k].head));
-		s[k].chunk = NB_NONE;
-		s[k].tag = tag;
-	}
+	s->next = s->len + b->ixn;
+	s->prev = s->next + b->ixn;
+	memset(s->head, 0xff, sizeof(s->head));
+	s->chunk = NB_NONE;
+	s->tag = (__atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED) * NSLOT + i) % 255 + 1;
 	return s;
 }
 
@@ -641,17 +674,15 @@ static int chunk_try(struct numballoc_buf *b, struct buf_view *v, struct slot *s
 
 /*
  * Adopt a chunk for a request of N units: the lowest chunk whose record
- * promises enough free units and a run of N, where enough is, tier by
- * tier, THRESH, THRESH/2 and THRESH/4 for the first chunk of a slot
- * (SECOND = 0; the first tier looks from the shared hint up), and half a
- * chunk, an eighth and N for the second (SECOND = 1, for the requests the
- * first had no run for); then the lowest unowned one that promises a run
- * of N. Lowest first keeps the top of the buffer free in one range. Results as
- * chunk_try(); -ENOSPC when no chunk has room: the caller goes to the
- * engine's run search.
+ * promises enough free units, where enough is, tier by tier, THRESH
+ * (looking from the shared hint up), THRESH/2 and THRESH/4; then the
+ * lowest unowned one that promises a run of N. Lowest first keeps the top
+ * of the buffer free in one range, and the choice is by free space, not
+ * by N: a large request that misses must not make the slot take a fresh
+ * chunk for the small ones that follow (it goes to first fit instead).
+ * Results as chunk_try(); -ENOSPC when no chunk has room.
  */
-static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n,
-		       int second)
+static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n)
 {
 	uint64_t nch = (v->bm.nbits + b->chunk - 1) >> b->shift, h, c, e, u, f, big, self, want;
 	uint64_t best = NB_NONE;
@@ -659,49 +690,48 @@ static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot 
 
 	if (nb_ident_self(&self) < 0)
 		return -ENOSPC;
-	h = second ? 0 : uatomic_read(&b->rec[0]);
+	h = uatomic_read(&b->rec[0]);
 	if (h >= nch)
 		h = 0;
 	for (tier = 0; tier < 3; tier++) {
-		want = second ? (tier == 0 ? b->chunk / 8 : tier == 1 ? b->chunk / 16 : n)
-			      : b->thresh >> tier;
+		want = b->thresh >> tier;
 		if (want < n)
 			want = n;
 		for (c = tier ? 0 : h; c < nch; c++) {
 			e = uatomic_read(rec_est(b, c));
 			u = chunk_units(b, v, c);
 			f = est_free(b, e, u, &big);
-			if (f < n || big < n)
+			if (f < n || (f < want && big < n))
 				continue;
 			if (f < want) {
 				if (best == NB_NONE && !uatomic_read(rec_owner(b, c)))
 					best = c;	/* the lowest with a run of N */
 				continue;
 			}
-			if (!second && !tier && c > h) {	/* none below qualified */
+			if (!tier && c > h) {	/* none below qualified */
 				uatomic_cmpxchg(&b->rec[0], h, c);
 				h = c;
 			}
-			r = chunk_try(b, v, s, c, n, self, !second);
+			r = chunk_try(b, v, s, c, n, self, 1);
 			if (r != -ENOSPC)
 				return r;
 		}
 	}
 	if (best == NB_NONE)
 		return -ENOSPC;
-	return chunk_try(b, v, s, best, n, self, !second);
+	return chunk_try(b, v, s, best, n, self, 1);
 }
 
 /* N units from the slot's chunk, adopting another when it has none. */
 static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n,
-		      uint64_t *first, int pass0)
+		      uint64_t *first)
 {
 	uint64_t at, l;
 	int tries, r;
 
 	for (tries = 0; tries < 16; tries++) {
 		if (s->chunk == NB_NONE) {
-			r = chunk_adopt(b, v, s, n, pass0);
+			r = chunk_adopt(b, v, s, n);
 			if (r < 0)
 				return r;
 		}
@@ -724,7 +754,7 @@ static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *
 			 * large request does not open a fresh chunk and
 			 * scatter what follows across the buffer.
 			 */
-			if (!pass0 && s->freeu >= b->keep)
+			if (s->freeu >= b->keep)
 				return -EAGAIN;
 			chunk_release(b, s);
 			continue;
@@ -913,16 +943,15 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 
 NUMBALLOC_EXPORT int numballoc_buf_close(struct numballoc_buf *b)
 {
-	int i, k;
+	int i;
 
 	if (!b)
 		return 0;
 	for (i = 0; i < NSLOT; i++) {
 		if (!b->slot[i])
 			continue;
-		for (k = 0; k < 2; k++)
-			if (b->slot[i][k].chunk != NB_NONE)
-				chunk_release(b, &b->slot[i][k]);
+		if (b->slot[i]->chunk != NB_NONE)
+			chunk_release(b, b->slot[i]);
 		slot_free(b->slot[i]);
 	}
 	view_free(b->view);
@@ -965,9 +994,7 @@ static int alloc_any(struct numballoc_buf *b, struct buf_view *v, uint64_t n, ui
 	if (!b->first_fit && n <= b->big) {
 		s = slot_get(b);
 		if (s) {
-			r = slot_alloc(b, v, s, n, first, 0);
-			if (r == -EAGAIN)	/* no run of N in the first: the second */
-				r = slot_alloc(b, v, s + 1, n, first, 1);
+			r = slot_alloc(b, v, s, n, first);
 			slot_put(s);
 			if (r == 0)
 				return 0;
