@@ -971,14 +971,18 @@ START_TEST(test_forged_header)
 	f = fopen(path, "r+");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fread(&h0, sizeof(h0), 1, f), 1);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 5; i++) {
 		h = h0;
 		if (i == 0)
 			h.param[0] = 0;	/* no unit: a division by zero */
 		else if (i == 1)
 			h.param[1] = 0;	/* no maximum: the levels would not cover the words */
-		else
+		else if (i == 2)
 			h.param[1] = 32;	/* a maximum below the capacity */
+		else if (i == 3)
+			h.param[3] = 16;	/* chunks too large for the index's positions */
+		else
+			h.param[3] = 5;		/* chunks too small */
 		h.checksum = forge_checksum(&h);
 		rewind(f);
 		ck_assert_uint_eq(fwrite(&h, sizeof(h), 1, f), 1);
