@@ -18,7 +18,7 @@ else
 fi
 missing=
 for lvl in 50 85; do
-	for fit in "numballoc" "numballoc first-fit" "segfit+mutex"; do
+	for fit in "numballoc" "numballoc first-fit" "segfit+mutex" "floor"; do
 		for mode in "1 thread" "2 threads" "2 procs"; do
 			grep -q "^name=buf/$lvl%/$fit/$mode ns=[0-9.]* .*fails=[0-9]*$" "$out" ||
 				missing="$missing [$lvl/$fit/$mode]"
