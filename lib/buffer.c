@@ -849,7 +849,7 @@ static int buf_attach(struct numballoc_buf *b)
 		b->ixn = b->chunk < b->maxu ? b->chunk : b->maxu;
 		b->big = b->chunk / 4;
 		b->thresh = b->chunk / 16;
-		b->keep = b->chunk / 128;
+		b->keep = b->chunk / 32;
 		b->rec = nb_segment_area(&b->seg, 0);
 		b->nrec = (b->maxu + b->chunk - 1) >> b->shift;
 		b->first_fit = 0;
