@@ -194,6 +194,9 @@ NUMBALLOC_EXPORT void *numballoc_pages_base(struct numballoc_pages *pa);
 
 struct numballoc_buf;
 
+/* Buffer placement (issue 16): a flag of numballoc_buf_opts, chosen at each open. */
+#define NUMBALLOC_BUF_FIRST_FIT 0x10u	/* the lowest offset that fits (pyglet's placement) */
+
 /*
  * Options of numballoc_buf_open(). Sizes and offsets are in bytes of the
  * caller's buffer; the allocator hands them out in units of opts->unit.
@@ -202,9 +205,9 @@ struct numballoc_buf;
 struct numballoc_buf_opts {
 	uint64_t capacity;	/* bytes, a multiple of unit; 0 on open: whatever it has */
 	uint64_t unit;		/* bytes per bitmap bit; 0 means 1 */
-	uint64_t max_capacity;	/* growth limit, fixed at creation; 0: max(capacity, 2^32 units) */
+	uint64_t max_capacity;	/* growth limit, fixed at creation; 0: max(capacity, 2^32 units), <= 2^40 bytes */
 	const char *path;	/* back the allocator by this regular file instead of a name */
-	unsigned int flags;	/* NUMBALLOC_CREATE, NUMBALLOC_EXCL */
+	unsigned int flags;	/* NUMBALLOC_CREATE, NUMBALLOC_EXCL, NUMBALLOC_BUF_FIRST_FIT */
 	unsigned int mode;	/* permission bits on creation; 0 means 0600 */
 	unsigned int reserved_u[6];	/* must be zero */
 	uint64_t reserved[6];	/* must be zero */
@@ -226,17 +229,20 @@ struct numballoc_buf_stat {
  * Open the offset allocator NAME (shared memory), or the file opts->path,
  * or a private one for this process's threads when both are NULL. It
  * manages offsets only; the buffer itself is the caller's. On success *BP
- * is a new handle; on failure *BP is untouched and nothing was created.
+ * is a new handle; on failure *BP is untouched and nothing was created
+ * (an object this call made is removed). Byte sizes (capacity, unit,
+ * max_capacity) above NUMBALLOC_CAPACITY_MAX are -EINVAL.
  */
 NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc_buf_opts *opts,
 					struct numballoc_buf **bp);
 /* Release a handle (NULL is accepted); a shared allocator and its allocations stay. */
 NUMBALLOC_EXPORT int numballoc_buf_close(struct numballoc_buf *b);
 /*
- * Allocate SIZE bytes (rounded up to whole units) at the lowest offset
- * where they fit (first fit): *START. Size 0 gives *START = 0 and changes
- * nothing. -ENOSPC only when no free range of that size exists; then
- * numballoc_buf_needed() tells how large to grow.
+ * Allocate SIZE bytes (rounded up to whole units): *START. By default from
+ * a chunk this handle owns (see numballoc_buf_open(3)); with
+ * NUMBALLOC_BUF_FIRST_FIT at the lowest offset where they fit. Size 0
+ * gives *START = 0 and changes nothing. -ENOSPC only when no free range
+ * of that size exists; then numballoc_buf_needed() tells how large to grow.
  */
 NUMBALLOC_EXPORT int numballoc_buf_alloc(struct numballoc_buf *b, uint64_t size,
 					 uint64_t *start);

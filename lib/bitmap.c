@@ -1720,3 +1720,49 @@ uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm)
 	}
 	return NB_NONE;
 }
+
+/*
+ * ---- Buffer chunks (issue 16) ----
+ *
+ * The buffer face keeps, per process, an index of the free runs of the
+ * chunk it owns (buffer.c); it builds that index from the words with the
+ * function below. A plain read of the words as they are now: another
+ * process may claim or release meanwhile, so what it reports is advice
+ * that a claim (a CAS) confirms or refutes.
+ */
+uint64_t nb_bitmap_clear_runs(const struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
+			      void (*fn)(void *arg, uint64_t first, uint64_t n), void *arg)
+{
+	uint64_t pos = lo, runs = 0, w, x, s, e;
+
+	if (bm->spaced)
+		return 0;
+	if (hi > bm->nbits)
+		hi = bm->nbits;
+	while (pos < hi) {
+		w = pos / 64;
+		x = ~(word_load(&bm->words[w]) | ~valid_mask(bm, w)) & mask_from(pos % 64);
+		if (!x) {
+			pos = (w + 1) * 64;
+			continue;
+		}
+		s = w * 64 + (uint64_t)__builtin_ctzll(x);
+		if (s >= hi)
+			break;
+		for (e = s; e < hi;) {
+			w = e / 64;
+			x = (word_load(&bm->words[w]) | ~valid_mask(bm, w)) & mask_from(e % 64);
+			if (x) {
+				e = w * 64 + (uint64_t)__builtin_ctzll(x);
+				break;
+			}
+			e = (w + 1) * 64;
+		}
+		if (e > hi)
+			e = hi;
+		fn(arg, s, e - s);
+		runs++;
+		pos = e;
+	}
+	return runs;
+}

@@ -137,6 +137,15 @@ void nb_bitmap_grow(struct nb_bitmap *bm, uint64_t oldbits);
 uint64_t nb_bitmap_last_set(const struct nb_bitmap *bm);
 
 /*
+ * Buffer chunks (issue 16): FN(ARG, first, n) for every maximal run of
+ * clear bits inside [LO, HI), in address order, as the words read now
+ * (advice: others may change them). Packed bitmaps only (0 runs for a
+ * spaced one). Returns the number of runs.
+ */
+uint64_t nb_bitmap_clear_runs(const struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
+			      void (*fn)(void *arg, uint64_t first, uint64_t n), void *arg);
+
+/*
  * The common cases of claim_any and release_bit, inline in their callers:
  * on the single-ID path a call and its checks cost as much as the two CAS
  * (measured: 8 ns a pair inline, 17-25 ns through the calls). Each does

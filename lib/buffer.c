@@ -8,15 +8,63 @@
  * Header parameters: capacity = units at creation, param[0] = bytes per
  * unit, param[1] = the most units it may grow to, param[2] = 1 when the
  * words are laid out for the maximum from the start (private memory,
- * which cannot be extended in place). Area 0, the only one, is a growable
- * engine area (bitmap.c: the summary and the run index for the maximum,
- * then the words), so the object grows at its end and nothing ever moves.
+ * which cannot be extended in place), param[3] = log2 of the units per
+ * chunk (0: an allocator made before chunks, whose handles all place by
+ * first fit). With chunks, area 0 holds the chunk records and area 1 the
+ * engine; without, area 0 is the engine. The engine's area is growable
+ * (bitmap.c: the summary and the run index for the maximum, then the
+ * words) and last, so the object grows at its end and nothing ever moves.
  *
  * First fit is the engine's run search (nb_bitmap_claim_run() from 0): its
  * run index skips the parts of the buffer that cannot hold the run, and
  * -ENOSPC comes from its definitive pass, so the allocator never lies
  * about a fit. With one thread the fit is the lowest; between threads a
- * race can put it above a lower one that appeared meanwhile.
+ * race can put it above a lower one that appeared meanwhile. A handle
+ * opened with NUMBALLOC_BUF_FIRST_FIT places everything so.
+ *
+ * Placement by chunks (the default). The buffer is cut in chunks of 2^15
+ * units. A handle has up to NSLOT slots, one per thread that allocates
+ * through it (a thread-local number picks it; a trylock keeps it to one
+ * thread at a time); a slot owns one chunk and keeps, in this process's
+ * memory, a segregated-fit index of the chunk's free extents, built from
+ * the words. An allocation takes an extent from the index (the smallest
+ * size class that surely fits) and claims it on the words with the
+ * engine's exact claim (CAS): the index is advice, the claim decides, and
+ * a failed claim rebuilds the index from the words. Frees never enter the
+ * index: a free, by any process, clears the words (the truth) and adds to
+ * the chunk's record; the owner, when its index has no run for a request,
+ * looks at the words again if at least that much was freed into the chunk
+ * since its last look. When the chunk still has room (KEEP units) but no
+ * run for the request, the request goes to first fit and the chunk is
+ * kept; when it has less, it is given back and another adopted: the
+ * lowest chunk whose record promises THRESH free units, from a shared
+ * hint up, then THRESH/2, THRESH/4, then any with a run. Lowest first
+ * keeps the top of the buffer free in one range (free/largest-free stays
+ * near first fit's). Requests above a quarter of a chunk, and those no
+ * chunk has room for, go to first fit, whose definitive pass makes
+ * -ENOSPC true: free space in chunks other handles own counts.
+ *
+ * Chunk records (area 0), all advice for placement, never for
+ * correctness (any process may claim any free unit; the words decide):
+ *
+ *	word 0			the hint: the lowest chunk that may be worth
+ *				adopting (lowered by CAS, raised by an adopter
+ *				that found none below)
+ *	8 + 2c			owner of chunk c: the identity of its process
+ *				(owners.c: pid, start time; 56 bits) and a
+ *				slot tag above; 0 = nobody. Taken by CAS from 0
+ *				or from a dead owner's value, given back by
+ *				CAS to 0.
+ *	8 + 2c + 1		estimate: bits 0-15 units used and 16-31 units
+ *				minus the longest free run, as its last owner
+ *				saw them when it gave it back; 32-63 units
+ *				freed into it since (atomic add by every free)
+ *
+ * A process killed while it owns chunks leaves records that name it. The
+ * next numballoc_buf_open() of a shared allocator gives them back (CAS
+ * to 0 of each record whose process is dead), and an adopter takes one
+ * over (CAS from the dead value) when it meets it. Its allocations stay
+ * allocated: the buffer's contents are the caller's.
  *
  * Growth. The current capacity is the header's capacity_now word (0 =
  * the creation capacity), raised only, by CAS, after the object has been
@@ -37,6 +85,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 #include <urcu-bp.h>
 #include <urcu/uatomic.h>
 #ifdef NB_TSAN_UATOMIC_H
@@ -44,6 +94,7 @@
 #endif
 
 #include "bitmap.h"
+#include "idpool.h"
 #include "numballoc.h"
 #include "segment.h"
 
@@ -73,6 +124,60 @@
 
 #define DEFAULT_MAX (UINT64_C(1) << 32)
 
+/* Chunks (see "Placement" above). */
+#define CH_SHIFT 15		/* units per chunk of a new buffer: 32768 */
+#define CH_MIN_SHIFT 6		/* what a header may say: a chunk of 64 .. */
+#define CH_MAX_SHIFT 15		/* .. 32768 units (the index holds 16-bit positions) */
+#define ENG(shift) ((shift) ? 1 : 0)	/* the engine's area: after the records, if any */
+#define REC_HEAD 8		/* words before the records: word 0 the low-chunk hint */
+#define NSLOT 8			/* chunks a handle owns at most: one per thread, 8 threads */
+#define SL_NIL 0xffffu
+#define SL_BINS 192		/* 64 exact classes, then 8 per power of two up to 2^16 */
+#define SL_MASKS (SL_BINS / 64)
+#define OWN_ID ((UINT64_C(1) << 56) - 1)	/* the identity in an owner record */
+#define OWN_TAG_SHIFT 56	/* the slot's tag above it */
+#define NLIVE 4			/* liveness answers a slot remembers */
+#define LIVE_NS UINT64_C(100000000)	/* and for how long: 0.1 s */
+
+/* A record's estimate of its chunk (advice): the fields of the est word. */
+#define EST_USED(e) ((e) & 0xffff)		/* units used when last released */
+#define EST_NOTBIG(e) (((e) >> 16) & 0xffff)	/* its units minus its largest free run then */
+#define EST_FREED(e) ((e) >> 32)		/* units freed into it since */
+
+struct live_ent {
+	uint64_t id;		/* an identity (OWN_ID bits) */
+	uint64_t when;		/* CLOCK_MONOTONIC ns of the answer */
+	int alive;
+};
+
+/*
+ * A slot: one chunk owned by this handle and its private index, used by
+ * one thread at a time (lock). The index holds free extents of the chunk
+ * by position relative to the chunk (base): len[p] the length of the
+ * extent that starts at p (stale elsewhere), next/prev the extents of one
+ * size class. Frees do not enter it (they may come from any process, and
+ * an index that only shrinks between two looks at the words can never
+ * hold an extent twice); a miss looks at the words again when enough was
+ * freed into the chunk since.
+ */
+struct slot {
+	int lock;			/* 0 free, 1 held: atomic exchange, release store */
+	unsigned int tag;		/* 1..255: this slot in the owner record */
+	uint64_t chunk;			/* the chunk it owns, or NB_NONE */
+	uint64_t own;			/* the owner record it wrote there */
+	uint64_t base;			/* the chunk's first unit */
+	uint64_t units;			/* units of the chunk the index covers */
+	uint64_t freeu;			/* units in the index */
+	uint64_t f0;			/* the chunk's EST_FREED when adopted */
+	uint64_t fseen;			/* and when the index was last built */
+	int fresh;			/* the index was built from the words since the last take */
+	uint64_t mask[SL_MASKS];	/* bit b: class b has an extent */
+	uint16_t head[SL_BINS];		/* first extent of each class, or SL_NIL */
+	uint16_t *len, *next, *prev;	/* ixn entries each */
+	struct live_ent live[NLIVE];	/* other owners seen alive or dead */
+	unsigned int nlive;
+};
+
 struct buf_view {
 	struct nb_bitmap bm;	/* the engine over the first bm.nbits units */
 	void *map;		/* a mapping this view owns, or NULL (the segment's) */
@@ -88,28 +193,60 @@ struct numballoc_buf {
 	uint64_t unit;			/* bytes per unit, >= 1 */
 	pthread_mutex_t lock;		/* one remapper at a time in this process */
 	char grace;			/* ThreadSanitizer's name for "a grace period ended" */
+	int eng;			/* the engine's area: 1 after chunk records, else 0 */
+	int first_fit;			/* NUMBALLOC_BUF_FIRST_FIT, or a buffer without records */
+	unsigned int shift;		/* log2 of units per chunk (records only) */
+	uint64_t chunk;			/* units per chunk */
+	uint64_t ixn;			/* positions in a chunk's index: min(chunk, maxu) */
+	uint64_t big;			/* larger requests go to the engine's run search */
+	uint64_t thresh;		/* a chunk with this much free is worth adopting */
+	uint64_t keep;			/* and worth keeping after a miss */
+	uint64_t *rec;			/* the records area (shared, untrusted), or NULL */
+	uint64_t nrec;			/* chunks the records cover: ceil(maxu / chunk) */
+	struct slot *slot[NSLOT];	/* made on first use (CAS), freed at close */
 };
 
-static uint64_t default_max(uint64_t cap)
+static uint64_t rec_bytes(uint64_t maxu, unsigned int shift)
+{
+	return (REC_HEAD + 2 * ((maxu + (UINT64_C(1) << shift) - 1) >> shift)) * sizeof(uint64_t);
+}
+
+/*
+ * The default growth limit in units: the larger of the capacity and 2^32
+ * units, but never more bytes than NUMBALLOC_CAPACITY_MAX (byte offsets
+ * must fit): with a unit above 256, 2^32 units would not.
+ */
+static uint64_t default_max(uint64_t cap, uint64_t unit)
 {
 	uint64_t m = cap > DEFAULT_MAX ? cap : DEFAULT_MAX;
 
-	return m < NUMBALLOC_CAPACITY_MAX ? m : NUMBALLOC_CAPACITY_MAX;
+	return m < NUMBALLOC_CAPACITY_MAX / unit ? m : NUMBALLOC_CAPACITY_MAX / unit;
 }
 
+/*
+ * Also the check of every header that is opened: sizes in bytes
+ * (units times the unit) never exceed NUMBALLOC_CAPACITY_MAX.
+ */
 static int buf_layout(struct nb_layout *l)
 {
 	if (l->param[0] == 0)
 		l->param[0] = 1;
-	if (l->param[1] == 0)
-		l->param[1] = default_max(l->capacity);
-	if (l->capacity == 0 || l->param[1] < l->capacity ||
-	    l->param[1] > NUMBALLOC_CAPACITY_MAX || l->param[0] > NUMBALLOC_CAPACITY_MAX ||
-	    l->param[2] > 1 || l->param[3] || l->policy || l->flags || l->base)
+	if (l->param[0] > NUMBALLOC_CAPACITY_MAX)
 		return -EINVAL;
-	l->area_size[0] = nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity,
-					       l->param[1]);
-	l->area_align[0] = 64;
+	if (l->param[1] == 0)
+		l->param[1] = default_max(l->capacity, l->param[0]);
+	if (l->capacity == 0 || l->param[1] < l->capacity ||
+	    l->param[1] > NUMBALLOC_CAPACITY_MAX / l->param[0] || l->param[2] > 1 ||
+	    (l->param[3] && (l->param[3] < CH_MIN_SHIFT || l->param[3] > CH_MAX_SHIFT)) ||
+	    l->policy || l->flags || l->base)
+		return -EINVAL;
+	if (l->param[3]) {
+		l->area_size[0] = rec_bytes(l->param[1], (unsigned int)l->param[3]);
+		l->area_align[0] = 64;
+	}
+	l->area_size[ENG(l->param[3])] =
+		nb_bitmap_grow_bytes(l->param[2] ? l->param[1] : l->capacity, l->param[1]);
+	l->area_align[ENG(l->param[3])] = 64;
 	return 0;
 }
 
@@ -118,7 +255,8 @@ static int buf_init(void *base, const struct nb_header *h, void *arg)
 	struct nb_bitmap bm;
 
 	(void)arg;
-	nb_bitmap_attach_grow(&bm, (char *)base + h->area_off[0], h->capacity, h->param[1]);
+	nb_bitmap_attach_grow(&bm, (char *)base + h->area_off[ENG(h->param[3])], h->capacity,
+			      h->param[1]);
 	nb_bitmap_init_grow(&bm);
 	return 0;
 }
@@ -141,7 +279,7 @@ static void view_free(struct buf_view *v)
 /* A view of the first NBITS units; maps the object anew when it must. */
 static int view_new(struct numballoc_buf *b, uint64_t nbits, struct buf_view **vp)
 {
-	uint64_t size = b->seg.hdr->area_off[0] + nb_bitmap_grow_bytes(nbits, b->maxu);
+	uint64_t size = b->seg.hdr->area_off[b->eng] + nb_bitmap_grow_bytes(nbits, b->maxu);
 	struct buf_view *v;
 	char *map = b->seg.map;
 	int r;
@@ -158,7 +296,7 @@ static int view_new(struct numballoc_buf *b, uint64_t nbits, struct buf_view **v
 		v->size = (size_t)size;
 		map = v->map;
 	}
-	nb_bitmap_attach_grow(&v->bm, map + b->seg.hdr->area_off[0], nbits, b->maxu);
+	nb_bitmap_attach_grow(&v->bm, map + b->seg.hdr->area_off[b->eng], nbits, b->maxu);
 	*vp = v;
 	return 0;
 }
@@ -216,16 +354,474 @@ static int grew_since(struct numballoc_buf *b, const struct buf_view *v)
 	return cap_now(b) > v->bm.nbits;
 }
 
+/* ------------------------------------------------------------- chunks */
+
+static uint64_t *rec_owner(const struct numballoc_buf *b, uint64_t c)
+{
+	return &b->rec[REC_HEAD + 2 * c];
+}
+
+static uint64_t *rec_est(const struct numballoc_buf *b, uint64_t c)
+{
+	return &b->rec[REC_HEAD + 2 * c + 1];
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Units of chunk C in view V (the last one may be partial). */
+static uint64_t chunk_units(const struct numballoc_buf *b, const struct buf_view *v, uint64_t c)
+{
+	uint64_t base = c << b->shift;
+
+	if (base >= v->bm.nbits)
+		return 0;
+	return v->bm.nbits - base < b->chunk ? v->bm.nbits - base : b->chunk;
+}
+
+/* What the record says chunk C (of U units) has free, and its largest free run. */
+static uint64_t est_free(const struct numballoc_buf *b, uint64_t e, uint64_t u, uint64_t *big)
+{
+	uint64_t used = EST_USED(e) < u ? EST_USED(e) : u, freed = EST_FREED(e), f;
+
+	f = u - used + (freed < u ? freed : u);
+	*big = u - (EST_NOTBIG(e) < u ? EST_NOTBIG(e) : u);	/* grown since: longer */
+	if (freed > *big)
+		*big = freed < u ? freed : u;	/* a free of that many units made a run that long */
+	return f < u ? f : u;
+}
+
+/* Lower the shared hint to chunk C: a plain CAS, only while it is above. */
+static void hint_lower(struct numballoc_buf *b, uint64_t c)
+{
+	uint64_t h = uatomic_read(&b->rec[0]), prev;
+
+	while (h > c) {
+		prev = uatomic_cmpxchg(&b->rec[0], h, c);
+		if (prev == h)
+			return;
+		h = prev;
+	}
+}
+
+/* --- the slot's index: segregated fit over the chunk's free extents */
+
+static unsigned int sl_bin(uint64_t l)
+{
+	unsigned int lg;
+
+	if (l < 64)
+		return (unsigned int)l;
+	lg = 63u - (unsigned int)__builtin_clzll(l);
+	return 64 + (lg - 6) * 8 + (unsigned int)((l >> (lg - 3)) & 7);
+}
+
+static uint64_t sl_bin_low(unsigned int k)
+{
+	if (k < 64)
+		return k;
+	return (UINT64_C(8) + (k - 64) % 8) << ((k - 64) / 8 + 3);
+}
+
+static void ix_insert(struct slot *s, uint64_t at, uint64_t l)
+{
+	unsigned int k = sl_bin(l);
+
+	s->len[at] = (uint16_t)l;
+	s->prev[at] = SL_NIL;
+	s->next[at] = s->head[k];
+	if (s->head[k] != SL_NIL)
+		s->prev[s->head[k]] = (uint16_t)at;
+	s->head[k] = (uint16_t)at;
+	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
+	s->freeu += l;
+}
+
+static void ix_remove(struct slot *s, uint64_t at)
+{
+	unsigned int k = sl_bin(s->len[at]);
+
+	if (s->prev[at] != SL_NIL)
+		s->next[s->prev[at]] = s->next[at];
+	else
+		s->head[k] = s->next[at];
+	if (s->next[at] != SL_NIL)
+		s->prev[s->next[at]] = s->prev[at];
+	if (s->head[k] == SL_NIL)
+		s->mask[k / 64] &= ~(UINT64_C(1) << (k % 64));
+	s->freeu -= s->len[at];
+}
+
+/* The first class >= K that has an extent, or SL_BINS. */
+static unsigned int ix_next_bin(const struct slot *s, unsigned int k)
+{
+	unsigned int w;
+
+	for (w = k / 64; w < SL_MASKS; w++) {
+		uint64_t m = s->mask[w] & (w == k / 64 ? UINT64_MAX << (k % 64) : UINT64_MAX);
+
+		if (m)
+			return w * 64 + (unsigned int)__builtin_ctzll(m);
+	}
+	return SL_BINS;
+}
+
+/* An extent of at least N units: its position, or SL_NIL. */
+static uint64_t ix_find(const struct slot *s, uint64_t n)
+{
+	unsigned int k = sl_bin(n);
+	uint64_t at;
+
+	if (sl_bin_low(k) < n)
+		k++;
+	k = ix_next_bin(s, k);
+	if (k < SL_BINS)
+		return s->head[k];
+	/* the class of N itself holds extents both shorter and longer */
+	for (at = s->head[sl_bin(n)]; at != SL_NIL && s->len[at] < n; at = s->next[at])
+		;
+	return at;
+}
+
+/* The longest extent in the index. */
+static uint64_t ix_largest(const struct slot *s)
+{
+	unsigned int w = SL_MASKS, k;
+	uint64_t at, best = 0;
+
+	while (w--)
+		if (s->mask[w]) {
+			k = w * 64 + 63 - (unsigned int)__builtin_clzll(s->mask[w]);
+			for (at = s->head[k]; at != SL_NIL; at = s->next[at])
+				best = s->len[at] > best ? s->len[at] : best;
+			break;
+		}
+	return best;
+}
+
+/* Empty the index. len[] is read only for extents in it: no need to clear. */
+static void ix_clear(struct slot *s)
+{
+	memset(s->head, 0xff, sizeof(s->head));
+	memset(s->mask, 0, sizeof(s->mask));
+	s->freeu = 0;
+}
+
+static void ix_add_run(void *arg, uint64_t first, uint64_t n)
+{
+	struct slot *s = arg;
+
+	ix_insert(s, first - s->base, n);
+}
+
+/* The index from the words as they are now: every free run of the chunk. */
+static void slot_rebuild(struct numballoc_buf *b, struct buf_view *v, struct slot *s)
+{
+	ix_clear(s);
+	s->fseen = EST_FREED(uatomic_read(rec_est(b, s->chunk)));
+	s->units = chunk_units(b, v, s->chunk);
+	nb_bitmap_clear_runs(&v->bm, s->base, s->base + s->units, ix_add_run, s);
+	s->fresh = 1;
+}
+
+static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
+{
+	static unsigned int serial;
+	struct slot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->len = calloc(3 * b->ixn, sizeof(uint16_t));
+	if (!s->len) {
+		free(s);
+		return NULL;
+	}
+	s->next = s->len + b->ixn;
+	s->prev = s->next + b->ixn;
+	memset(s->head, 0xff, sizeof(s->head));
+	s->chunk = NB_NONE;
+	s->tag = (__atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED) * NSLOT + i) % 255 + 1;
+	return s;
+}
+
+static void slot_free(struct slot *s)
+{
+	free(s->len);
+	free(s);
+}
+
+/* The thread's slot number, the same for every handle; spread over the slots. */
+static __thread unsigned int tl_slot = UINT32_MAX;
+static unsigned int slot_serial;
+
+/* A slot of B for this thread, locked; NULL when all are busy or memory is short. */
+static struct slot *slot_get(struct numballoc_buf *b)
+{
+	struct slot *s, *nul;
+	unsigned int k, i;
+
+	if (tl_slot == UINT32_MAX)
+		tl_slot = __atomic_fetch_add(&slot_serial, 1, __ATOMIC_RELAXED) % NSLOT;
+	for (k = 0; k < NSLOT; k++) {
+		i = (tl_slot + k) % NSLOT;
+		s = __atomic_load_n(&b->slot[i], __ATOMIC_ACQUIRE);
+		if (!s) {
+			s = slot_new(b, i);
+			if (!s)
+				return NULL;
+			nul = NULL;
+			if (!__atomic_compare_exchange_n(&b->slot[i], &nul, s, 0, __ATOMIC_ACQ_REL,
+							 __ATOMIC_ACQUIRE)) {
+				slot_free(s);
+				s = nul;
+			}
+		}
+		if (!__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+			return s;
+	}
+	return NULL;
+}
+
+static void slot_put(struct slot *s)
+{
+	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Is the process named by owner record OWN dead? Unknown counts as alive;
+ * this process (another handle or slot) is alive. Answers are kept for
+ * LIVE_NS in CACHE (N entries).
+ */
+static int owner_dead(struct live_ent *cache, unsigned int *n, uint64_t own, uint64_t self)
+{
+	uint64_t id = own & OWN_ID, now = mono_ns(), cur;
+	unsigned int i;
+	int alive;
+
+	if (id == (self & OWN_ID))
+		return 0;
+	for (i = 0; i < *n; i++)
+		if (cache[i].id == id && now - cache[i].when < LIVE_NS)
+			return !cache[i].alive;
+	alive = nb_ident_of((pid_t)(id & ((1u << 22) - 1)), &cur) == -ESRCH ? 0 : 1;
+	if (alive && nb_ident_of((pid_t)(id & ((1u << 22) - 1)), &cur) == 0)
+		alive = (cur & OWN_ID) == id;	/* a reused pid is another process */
+	i = *n < NLIVE ? (*n)++ : (unsigned int)(now % NLIVE);
+	cache[i] = (struct live_ent){ id, now, alive };
+	return !alive;
+}
+
+/* Give the slot's chunk back: its estimate from the index, then the record. */
+static void chunk_release(struct numballoc_buf *b, struct slot *s)
+{
+	uint64_t c = s->chunk, *ep = rec_est(b, c), e = uatomic_read(ep), prev, ne, f, big;
+	big = ix_largest(s);
+	for (;;) {
+		f = EST_FREED(e) >= s->f0 ? EST_FREED(e) - s->f0 : 0;	/* freed while we held it */
+		ne = (s->units - s->freeu) | (s->units - big) << 16 | f << 32;
+		prev = uatomic_cmpxchg(ep, e, ne);
+		if (prev == e)
+			break;
+		e = prev;
+	}
+	uatomic_cmpxchg(rec_owner(b, c), s->own, 0);
+	if (s->freeu + f >= b->thresh)
+		hint_lower(b, c);
+	ix_clear(s);
+	s->chunk = NB_NONE;
+}
+
+/* Take chunk C if nobody alive owns it: 1 when the slot owns it now. */
+static int chunk_take(struct numballoc_buf *b, struct slot *s, uint64_t c, uint64_t self)
+{
+	uint64_t *op = rec_owner(b, c), own = uatomic_read(op), mine;
+
+	if (own && !owner_dead(s->live, &s->nlive, own, self))
+		return 0;
+	mine = (self & OWN_ID) | (uint64_t)s->tag << OWN_TAG_SHIFT;
+	if (uatomic_cmpxchg(op, own, mine) != own)
+		return 0;
+	s->chunk = c;
+	s->own = mine;
+	s->base = c << b->shift;
+	s->f0 = EST_FREED(uatomic_read(rec_est(b, c)));
+	return 1;
+}
+
+/*
+ * Try chunk C for a request of N units: 0 when the slot owns it now with
+ * a run of N; -EAGAIN when it owns it without (KEEP: worth keeping, N
+ * goes elsewhere); -ENOSPC when it is not ours or gave nothing.
+ */
+static int chunk_try(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t c,
+		     uint64_t n, uint64_t self, int keep)
+{
+	if (!chunk_take(b, s, c, self))
+		return -ENOSPC;
+	slot_rebuild(b, v, s);
+	if (ix_find(s, n) != SL_NIL)
+		return 0;
+	if (keep && s->freeu >= b->keep)
+		return -EAGAIN;
+	chunk_release(b, s);
+	return -ENOSPC;
+}
+
+/*
+ * Adopt a chunk for a request of N units: the lowest chunk whose record
+ * promises enough free units, where enough is, tier by tier, THRESH
+ * (looking from the shared hint up), THRESH/2 and THRESH/4; then the
+ * lowest unowned one that promises a run of N. Lowest first keeps the top
+ * of the buffer free in one range, and the choice is by free space, not
+ * by N: a large request that misses must not make the slot take a fresh
+ * chunk for the small ones that follow (it goes to first fit instead).
+ * Results as chunk_try(); -ENOSPC when no chunk has room.
+ */
+static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n)
+{
+	uint64_t nch = (v->bm.nbits + b->chunk - 1) >> b->shift, h, c, e, u, f, big, self, want;
+	uint64_t best = NB_NONE;
+	int r, tier;
+
+	if (nb_ident_self(&self) < 0)
+		return -ENOSPC;
+	h = uatomic_read(&b->rec[0]);
+	if (h >= nch)
+		h = 0;
+	for (tier = 0; tier < 3; tier++) {
+		want = b->thresh >> tier;
+		if (want < n)
+			want = n;
+		for (c = tier ? 0 : h; c < nch; c++) {
+			e = uatomic_read(rec_est(b, c));
+			u = chunk_units(b, v, c);
+			f = est_free(b, e, u, &big);
+			if (f < n || (f < want && big < n))
+				continue;
+			if (f < want) {
+				if (best == NB_NONE && !uatomic_read(rec_owner(b, c)))
+					best = c;	/* the lowest with a run of N */
+				continue;
+			}
+			if (!tier && c > h) {	/* none below qualified */
+				uatomic_cmpxchg(&b->rec[0], h, c);
+				h = c;
+			}
+			r = chunk_try(b, v, s, c, n, self, 1);
+			if (r != -ENOSPC)
+				return r;
+		}
+	}
+	if (best == NB_NONE)
+		return -ENOSPC;
+	return chunk_try(b, v, s, best, n, self, 1);
+}
+
+/* N units from the slot's chunk, adopting another when it has none. */
+static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n,
+		      uint64_t *first)
+{
+	uint64_t at, l;
+	int tries, r;
+
+	for (tries = 0; tries < 16; tries++) {
+		if (s->chunk == NB_NONE) {
+			r = chunk_adopt(b, v, s, n);
+			if (r < 0)
+				return r;
+		}
+		at = ix_find(s, n);
+		if (at == SL_NIL) {
+			/*
+			 * N units or more freed into it since the index was
+			 * built (by anyone): look at the words again. Fewer
+			 * rarely make a run of N, and a look costs a pass
+			 * over the chunk's words.
+			 */
+			if (!s->fresh &&
+			    EST_FREED(uatomic_read(rec_est(b, s->chunk))) - s->fseen >= n) {
+				slot_rebuild(b, v, s);
+				continue;
+			}
+			/*
+			 * Still room for smaller requests: keep the chunk, and
+			 * let the engine place this one (lowest fit), so that a
+			 * large request does not open a fresh chunk and
+			 * scatter what follows across the buffer.
+			 */
+			if (s->freeu >= b->keep)
+				return -EAGAIN;
+			chunk_release(b, s);
+			continue;
+		}
+		l = s->len[at];
+		ix_remove(s, at);
+		if (l > n)
+			ix_insert(s, at + n, l - n);
+		if (nb_bitmap_claim_range(&v->bm, s->base + at, n) == 0) {
+			s->fresh = 0;
+			*first = s->base + at;
+			return 0;
+		}
+		slot_rebuild(b, v, s);	/* claimed by another meanwhile: the index was stale */
+	}
+	return -ENOSPC;
+}
+
+/* Units [FIRST, FIRST+N) were freed: the records of their chunks learn it. */
+static void chunks_freed(struct numballoc_buf *b, const struct buf_view *v, uint64_t first,
+			 uint64_t n)
+{
+	uint64_t c, end = first + n, lo, hi, old, big, u;
+
+	for (c = first >> b->shift; (c << b->shift) < end; c++) {
+		lo = c << b->shift > first ? c << b->shift : first;
+		hi = (c + 1) << b->shift < end ? (c + 1) << b->shift : end;
+		old = uatomic_add_return(rec_est(b, c), (hi - lo) << 32) - ((hi - lo) << 32);
+		u = chunk_units(b, v, c);
+		/* it just became worth adopting: the hint learns it (rarely a write) */
+		if (est_free(b, old, u, &big) < b->thresh &&
+		    est_free(b, old + ((hi - lo) << 32), u, &big) >= b->thresh)
+			hint_lower(b, c);
+	}
+}
+
+/* Chunks whose owner died are nobody's: at open, so a dead owner's chunks come back. */
+static void chunks_reclaim(struct numballoc_buf *b)
+{
+	struct live_ent cache[NLIVE];
+	uint64_t c, own, self, nch = (cap_now(b) + b->chunk - 1) >> b->shift;
+	unsigned int n = 0;
+
+	if (nb_ident_self(&self) < 0)
+		return;
+	for (c = 0; c < nch; c++) {
+		own = uatomic_read(rec_owner(b, c));
+		if (own && owner_dead(cache, &n, own, self) &&
+		    uatomic_cmpxchg(rec_owner(b, c), own, 0) == own)
+			hint_lower(b, c);
+	}
+}
+
 static int opts_check(const struct numballoc_buf_opts *o)
 {
 	if (!nb_zeroed(o->reserved_u, sizeof(o->reserved_u)) ||
 	    !nb_zeroed(o->reserved, sizeof(o->reserved)))
 		return -EINVAL;
-	if (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL))
+	if (o->flags & ~(NUMBALLOC_CREATE | NUMBALLOC_EXCL | NUMBALLOC_BUF_FIRST_FIT))
 		return -EINVAL;
 	if (o->unit && (o->capacity % o->unit || o->max_capacity % o->unit))
 		return -EINVAL;
 	if (o->max_capacity && o->capacity > o->max_capacity)
+		return -EINVAL;
+	/* Checked here too, before anything is made: the layout sees units, not bytes. */
+	if (o->capacity > NUMBALLOC_CAPACITY_MAX || o->max_capacity > NUMBALLOC_CAPACITY_MAX ||
+	    o->unit > NUMBALLOC_CAPACITY_MAX)
 		return -EINVAL;
 	return 0;
 }
@@ -244,6 +840,20 @@ static int buf_attach(struct numballoc_buf *b)
 	b->capword = nb_segment_capacity_word(&b->seg);
 	if (b->cap0 > NUMBALLOC_CAPACITY_MAX / b->unit || b->maxu > NUMBALLOC_CAPACITY_MAX / b->unit)
 		return -NUMBALLOC_ECORRUPT;	/* byte offsets must fit */
+	/* the layout checked the shift and sized the records for maxu */
+	b->eng = ENG(h->param[3]);
+	b->first_fit = 1;
+	if (h->param[3]) {
+		b->shift = (unsigned int)h->param[3];
+		b->chunk = UINT64_C(1) << b->shift;
+		b->ixn = b->chunk < b->maxu ? b->chunk : b->maxu;
+		b->big = b->chunk / 4;
+		b->thresh = b->chunk / 16;
+		b->keep = b->chunk / 32;
+		b->rec = nb_segment_area(&b->seg, 0);
+		b->nrec = (b->maxu + b->chunk - 1) >> b->shift;
+		b->first_fit = 0;
+	}
 	r = view_new(b, b->cap0, &b->view);
 	if (r < 0)
 		return r;
@@ -257,6 +867,15 @@ static int buf_attach(struct numballoc_buf *b)
 		}
 	}
 	return 0;
+}
+
+/* Remove the object an open created and then failed to use. */
+static void buf_unmake(const char *name, const char *path)
+{
+	if (name)
+		nb_segment_unlink(name);
+	else if (path)
+		unlink(path);
 }
 
 NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc_buf_opts *opts,
@@ -285,6 +904,9 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 	want.param[0] = opts->unit;
 	want.param[1] = opts->max_capacity / unit;
 	want.param[2] = !shared;
+	/* Chunk records in what this call may create; an existing buffer keeps its layout. */
+	if (!shared || (opts->flags & NUMBALLOC_CREATE))
+		want.param[3] = CH_SHIFT;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -298,7 +920,19 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 		r = -NUMBALLOC_ECORRUPT;	/* a shared object must be growable in place */
 	else
 		r = buf_attach(b);
+	if (r == 0 && (opts->flags & NUMBALLOC_BUF_FIRST_FIT))
+		b->first_fit = 1;
+	if (r == 0 && !b->first_fit && shared)
+		chunks_reclaim(b);
 	if (r < 0) {
+		/*
+		 * What this open made, it removes. (Only a mapping or memory
+		 * failure gets here after creation: the parameters were checked
+		 * before. An opener that found the object meanwhile keeps its
+		 * mapping; the name goes.)
+		 */
+		if (b->seg.created)
+			buf_unmake(name, opts->path);
 		nb_segment_close(&b->seg);
 		free(b);
 		return r;
@@ -309,8 +943,17 @@ NUMBALLOC_EXPORT int numballoc_buf_open(const char *name, const struct numballoc
 
 NUMBALLOC_EXPORT int numballoc_buf_close(struct numballoc_buf *b)
 {
+	int i;
+
 	if (!b)
 		return 0;
+	for (i = 0; i < NSLOT; i++) {
+		if (!b->slot[i])
+			continue;
+		if (b->slot[i]->chunk != NB_NONE)
+			chunk_release(b, b->slot[i]);
+		slot_free(b->slot[i]);
+	}
 	view_free(b->view);
 	pthread_mutex_destroy(&b->lock);
 	nb_segment_close(&b->seg);
@@ -338,6 +981,28 @@ static int alloc_in(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uin
 	return r;
 }
 
+/*
+ * N units in view V by the handle's placement: from a chunk of its own,
+ * else (first fit, a large request, or no chunk had room) by the engine's
+ * run search, whose definitive pass makes -ENOSPC true.
+ */
+static int alloc_any(struct numballoc_buf *b, struct buf_view *v, uint64_t n, uint64_t *first)
+{
+	struct slot *s;
+	int r;
+
+	if (!b->first_fit && n <= b->big) {
+		s = slot_get(b);
+		if (s) {
+			r = slot_alloc(b, v, s, n, first);
+			slot_put(s);
+			if (r == 0)
+				return 0;
+		}
+	}
+	return alloc_in(b, v, n, first);
+}
+
 /* Claim N units, refreshing the view while the capacity grows under us. */
 static int alloc_units(struct numballoc_buf *b, uint64_t n, uint64_t *first)
 {
@@ -346,7 +1011,7 @@ static int alloc_units(struct numballoc_buf *b, uint64_t n, uint64_t *first)
 
 	for (tries = 0; tries < 100; tries++) {
 		v = view_enter(b);
-		r = alloc_in(b, v, n, first);
+		r = alloc_any(b, v, n, first);
 		view_leave(b);
 		if (r != -EAGAIN)
 			return r;
@@ -430,6 +1095,8 @@ NUMBALLOC_EXPORT int numballoc_buf_dealloc(struct numballoc_buf *b, uint64_t sta
 	r = range_units(b, v, start, size, &first, &n);
 	if (r == 0)
 		r = nb_bitmap_release_range(&v->bm, first, n);
+	if (r == 0 && !b->first_fit)
+		chunks_freed(b, v, first, n);
 	view_leave(b);
 	return r;
 }
@@ -445,10 +1112,12 @@ static int grow_units(struct numballoc_buf *b, struct buf_view *v, uint64_t firs
 		*nfirst = first;
 		return 0;
 	}
-	r = alloc_in(b, v, nn, nfirst);
+	r = alloc_any(b, v, nn, nfirst);
 	if (r < 0)
 		return r;
 	nb_bitmap_release_range(&v->bm, first, n);
+	if (!b->first_fit)
+		chunks_freed(b, v, first, n);
 	return 0;
 }
 
@@ -482,6 +1151,8 @@ NUMBALLOC_EXPORT int numballoc_buf_realloc(struct numballoc_buf *b, uint64_t sta
 			nfirst = first;
 			if (nn < n)
 				r = nb_bitmap_release_range(&v->bm, first + nn, n - nn);
+			if (nn < n && r == 0 && !b->first_fit)
+				chunks_freed(b, v, first + nn, n - nn);
 		} else if (r == 0) {
 			r = grow_units(b, v, first, n, nn, &nfirst);
 		}
@@ -577,7 +1248,8 @@ NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_
 	oldc = cap_now(b);
 	if (c <= oldc || c > b->maxu)
 		return -EINVAL;
-	r = nb_segment_extend(&b->seg, b->seg.hdr->area_off[0] + nb_bitmap_grow_bytes(c, b->maxu));
+	r = nb_segment_extend(&b->seg, b->seg.hdr->area_off[b->eng] +
+					       nb_bitmap_grow_bytes(c, b->maxu));
 	if (r < 0)
 		return r;
 	r = cap_raise(b, c);

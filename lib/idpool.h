@@ -43,4 +43,12 @@ int nb_owners_release(struct numballoc *p, uint64_t bit, uint64_t n);
 /* On -ENOSPC: reclaim what dead holders had; the number reclaimed. */
 uint64_t nb_owners_reclaim_on_full(struct numballoc *p);
 
+/*
+ * Identities (owners.c), also for the buffer's chunk records (issue 16):
+ * pid | start time << 22. The caller's (-ENOSYS without /proc), and that
+ * of the running process PID (-ESRCH when there is none).
+ */
+int nb_ident_self(uint64_t *ident);
+int nb_ident_of(pid_t pid, uint64_t *ident);
+
 #endif /* NB_IDPOOL_H */

@@ -724,3 +724,18 @@ NUMBALLOC_EXPORT int numballoc_chown(struct numballoc *pool, uint64_t id, pid_t 
 			return 0;
 	}
 }
+
+/*
+ * For the buffer's chunk records (buffer.c, issue 16): the identity of
+ * the calling process, and of the running process PID (-ESRCH when there
+ * is none), as the records of this file hold them.
+ */
+int nb_ident_self(uint64_t *ident)
+{
+	return self_identity(ident);
+}
+
+int nb_ident_of(pid_t pid, uint64_t *ident)
+{
+	return proc_identity(pid, ident);
+}

@@ -3,7 +3,11 @@
  * check_buffer.c - the offset buffer allocator: pyglet's allocator test
  * scenarios, a model test against a plain array (every statistic after
  * every step), bad inputs, threads and forked processes with a witness,
- * and growth while others allocate.
+ * and growth while others allocate. Every test runs twice: with the
+ * default placement (chunks of the handle's own) and with
+ * NUMBALLOC_BUF_FIRST_FIT. The reference knows the mode: in first fit an
+ * allocation must be the lowest fit; by default anywhere that was free;
+ * and in both -ENOSPC exactly when no free range of that size exists.
  */
 #include "config.h"
 
@@ -22,6 +26,28 @@
 #include "testutil.h"
 
 /* ------------------------------------------------------------ reference */
+
+/* The mode of this test case: 0 or NUMBALLOC_BUF_FIRST_FIT (set by its fixture). */
+static unsigned int mode;
+
+static void mode_first_fit(void)
+{
+	mode = NUMBALLOC_BUF_FIRST_FIT;
+}
+
+static void mode_chunks(void)
+{
+	mode = 0;
+}
+
+/* A placement that only first fit promises. */
+#define FF_EQ(x, y)                                  \
+	do {                                         \
+		uint64_t ff_x_ = (x);                \
+                                                     \
+		if (mode)                            \
+			ck_assert_uint_eq(ff_x_, y); \
+	} while (0)
 
 /* The plain reference: one bool per unit, and the same operations. */
 struct ref {
@@ -117,7 +143,7 @@ static void ref_compare(struct numballoc_buf *b, const struct ref *r)
 
 static struct numballoc_buf *buf_private(uint64_t cap)
 {
-	struct numballoc_buf_opts o = { .capacity = cap };
+	struct numballoc_buf_opts o = { .capacity = cap, .flags = mode };
 	struct numballoc_buf *b = NULL;
 
 	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), 0);
@@ -136,7 +162,10 @@ static uint64_t both_alloc(struct numballoc_buf *b, struct ref *r, uint64_t size
 		return UINT64_MAX;
 	}
 	ck_assert_int_eq(ret, 0);
-	ck_assert_uint_eq(got, want);
+	if (mode)
+		ck_assert_uint_eq(got, want);
+	else
+		ck_assert(ref_all(r, got, size, false));	/* anywhere that was free */
 	ref_set(r, got, size, true);
 	return got;
 }
@@ -247,11 +276,11 @@ START_TEST(test_mixed_alloc_dealloc)
 	d = both_alloc(b, &r, 10);
 	both_dealloc(b, &r, c + 3, 4);	/* a hole inside: regions split */
 	ref_compare(b, &r);
-	ck_assert_uint_eq(both_alloc(b, &r, 4), c + 3);	/* the hole again, exactly */
+	FF_EQ(both_alloc(b, &r, 4), c + 3);	/* the hole again, exactly */
 	both_dealloc(b, &r, a, 5);	/* the head of one */
 	both_dealloc(b, &r, d + 6, 4);	/* the tail of another */
 	ref_compare(b, &r);
-	ck_assert_uint_eq(both_alloc(b, &r, 5), 0);	/* a leading gap of exactly 5: pyglet refuses */
+	FF_EQ(both_alloc(b, &r, 5), 0);	/* a leading gap of exactly 5: pyglet refuses */
 	both_alloc(b, &r, 3);
 	both_alloc(b, &r, 30);
 	ref_compare(b, &r);
@@ -296,7 +325,7 @@ START_TEST(test_realloc_sequences)
 	/* with a neighbour right after: growth must move, shrink stays */
 	other = both_alloc(b, &r, 4);
 	s = realloc_ok(b, &r, s, seq[_i][len[_i] - 1], seq[_i][len[_i] - 1] + 2);
-	ck_assert_uint_eq(s, other + 4);
+	FF_EQ(s, other + 4);
 	numballoc_buf_close(b);
 	free(r.used);
 }
@@ -371,13 +400,21 @@ START_TEST(test_pyglet_faults_fixed)
 	ck_assert_uint_eq(st.free_size, 15);
 	ck_assert_uint_eq(st.fragmented_free_size, 5);
 	ref_compare(b, &r);
-	/* a leading gap of exactly the size asked for is used */
-	ck_assert_uint_eq(both_alloc(b, &r, 5), 0);
+	/* a leading gap of exactly the size asked for is used (first fit) */
+	FF_EQ(both_alloc(b, &r, 5), 0);
+	ref_compare(b, &r);
+	numballoc_buf_close(b);
 	/* growth in place up to exactly the end of the capacity */
+	b = buf_private(20);
+	memset(r.used, 0, 20 * sizeof(bool));
+	ck_assert_uint_eq(both_alloc(b, &r, 20), 0);	/* the only fit */
+	both_dealloc(b, &r, 0, 5);
+	both_dealloc(b, &r, 10, 10);
 	ck_assert_int_eq(numballoc_buf_realloc(b, 5, 5, 15, &s), 0);
 	ck_assert_uint_eq(s, 5);
 	ref_set(&r, 10, 10, true);
 	ref_compare(b, &r);
+	ck_assert_uint_eq(both_alloc(b, &r, 5), 0);	/* the only fit */
 	ck_assert_int_eq(numballoc_buf_alloc(b, 1, &s), -ENOSPC);
 	numballoc_buf_close(b);
 	free(r.used);
@@ -387,7 +424,7 @@ END_TEST
 /* Sizes and offsets in bytes with a unit of 16: rounded up to whole units. */
 START_TEST(test_unit)
 {
-	struct numballoc_buf_opts o = { .capacity = 160, .unit = 16 };
+	struct numballoc_buf_opts o = { .capacity = 160, .unit = 16, .flags = mode };
 	struct numballoc_buf_stat st;
 	struct numballoc_buf *b;
 	uint64_t s, starts[4], sizes[4];
@@ -426,7 +463,8 @@ START_TEST(test_model)
 {
 	static const uint64_t caps[] = { 1, 63, 64, 65, 200, 1000 };
 	uint64_t cap = caps[_i], rs = 0xbeef + (uint64_t)_i, step, got;
-	struct numballoc_buf_opts o = { .capacity = cap, .max_capacity = 4 * cap + 100 };
+	struct numballoc_buf_opts o = { .capacity = cap, .max_capacity = 4 * cap + 100,
+					.flags = mode };
 	struct numballoc_buf *b;
 	struct held h[64];
 	struct ref r;
@@ -469,7 +507,10 @@ START_TEST(test_model)
 				ck_assert_int_eq(ret, -ENOSPC);
 			} else {
 				ck_assert_int_eq(ret, 0);
-				ck_assert_uint_eq(got, want);
+				if (mode || want == s0)
+					ck_assert_uint_eq(got, want);
+				else	/* moved: anywhere that was free, apart from the old */
+					ck_assert(ref_all(&r, got, nn, false));
 				ref_set(&r, s0, n0, false);
 				ref_set(&r, got, nn, true);
 				h[i] = (struct held){ got, nn };
@@ -491,7 +532,7 @@ END_TEST
 /* Bad inputs: each returns its error and changes nothing. */
 START_TEST(test_bad_inputs)
 {
-	struct numballoc_buf_opts o = { .capacity = 100, .max_capacity = 200 };
+	struct numballoc_buf_opts o = { .capacity = 100, .max_capacity = 200, .flags = mode };
 	struct numballoc_buf *b, *b2 = NULL;
 	struct ref r;
 	uint64_t s;
@@ -506,7 +547,7 @@ START_TEST(test_bad_inputs)
 	o.reserved_u[0] = 0;
 	o.flags = 0x80;
 	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b2), -EINVAL);
-	o.flags = 0;
+	o.flags = mode;
 	o.max_capacity = 50;	/* below the capacity */
 	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b2), -EINVAL);
 	o.max_capacity = 200;
@@ -553,6 +594,83 @@ START_TEST(test_bad_inputs)
 	ck_assert_int_eq(numballoc_buf_close(NULL), 0);
 	numballoc_buf_close(b);
 	free(r.used);
+}
+END_TEST
+
+/* Is there an object NAME in /dev/shm? */
+static int shm_exists(const char *name)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Units above 256 with the default growth limit (it was -EBADMSG, and the
+ * object stayed); limits in bytes above NUMBALLOC_CAPACITY_MAX (-EINVAL);
+ * and no failed open leaves an object behind.
+ */
+START_TEST(test_open_limits)
+{
+	const char *name = tu_name("buflimits");
+	const char *path = tu_path("buflimits");
+	struct numballoc_buf_opts o = { .capacity = 512 * 100, .unit = 512,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct numballoc_buf_stat st;
+	struct numballoc_buf *b = NULL;
+	uint64_t s;
+
+	/* private and shared: the default limit is 2^40 bytes, not 2^32 units */
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), 0);
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_eq(st.max_capacity, NUMBALLOC_CAPACITY_MAX);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 1000, &s), 0);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_eq(st.max_capacity, NUMBALLOC_CAPACITY_MAX);
+	ck_assert_int_eq(numballoc_buf_set_capacity(b, 512 * 200), 0);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(numballoc_unlink(name), 0);
+	/* a unit of 2^20 bytes: at most 2^20 units */
+	o.unit = UINT64_C(1) << 20;
+	o.capacity = o.unit * 16;
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_eq(st.max_capacity, NUMBALLOC_CAPACITY_MAX);
+	ck_assert_int_eq(numballoc_buf_set_capacity(b, NUMBALLOC_CAPACITY_MAX + o.unit), -EINVAL);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(numballoc_unlink(name), 0);
+	/* explicit limits above 2^40 bytes: -EINVAL, and nothing made */
+	b = NULL;
+	o.unit = 1;
+	o.capacity = 4096;
+	o.max_capacity = NUMBALLOC_CAPACITY_MAX + 1;
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), -EINVAL);
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
+	ck_assert(!shm_exists(name));
+	o.unit = 4096;
+	o.max_capacity = NUMBALLOC_CAPACITY_MAX + 4096;
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
+	ck_assert(!shm_exists(name));
+	o.max_capacity = 0;
+	o.capacity = NUMBALLOC_CAPACITY_MAX + 4096;	/* the capacity itself */
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
+	ck_assert(!shm_exists(name));
+	o.unit = NUMBALLOC_CAPACITY_MAX * 2;	/* the unit itself */
+	o.capacity = o.unit;
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
+	ck_assert(!shm_exists(name));
+	o.path = path;
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), -EINVAL);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	o.unit = 1;
+	o.capacity = 4096;
+	o.max_capacity = NUMBALLOC_CAPACITY_MAX + 1;
+	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), -EINVAL);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_ptr_null(b);
 }
 END_TEST
 
@@ -657,7 +775,7 @@ static void check_empty(struct numballoc_buf *b, uint64_t cap)
 /* Threads on one private buffer, with growth (_i = 1) or without (_i = 0). */
 START_TEST(test_threads)
 {
-	struct numballoc_buf_opts o = { .capacity = 256, .max_capacity = 4096 };
+	struct numballoc_buf_opts o = { .capacity = 256, .max_capacity = 4096, .flags = mode };
 	struct work w[3];
 	pthread_t t[3];
 	uint64_t top = 0, progress = 0, cap = 256, done = 0;
@@ -699,7 +817,7 @@ START_TEST(test_procs)
 {
 	const char *name = tu_name("bufprocs");
 	struct numballoc_buf_opts o = { .capacity = 256, .max_capacity = 8192,
-					.flags = NUMBALLOC_CREATE };
+					.flags = NUMBALLOC_CREATE | mode };
 	int *wit = tu_shared(8192 * sizeof(int));
 	uint64_t *shm = tu_shared(4 * sizeof(uint64_t));	/* top, progress, bad, done */
 	struct numballoc_buf *b, *late;
@@ -712,7 +830,7 @@ START_TEST(test_procs)
 		pid[i] = fork();
 		ck_assert_int_ge(pid[i], 0);
 		if (pid[i] == 0) {
-			struct numballoc_buf_opts oc = { 0 };
+			struct numballoc_buf_opts oc = { .flags = mode };
 			struct work w = { NULL, name, wit, (int *)&shm[2], &shm[0], &shm[1],
 					  101 + (uint64_t)i, 8000, &shm[3] };
 
@@ -748,14 +866,14 @@ START_TEST(test_shared_growth)
 {
 	const char *name = tu_name("bufgrow");
 	struct numballoc_buf_opts o = { .capacity = 100, .unit = 4, .max_capacity = 1 << 20,
-					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL | mode };
 	struct numballoc_buf *a, *b;
 	struct numballoc_buf_stat st;
 	uint64_t s, i;
 
 	ck_assert_int_eq(numballoc_buf_open(name, &o, &a), 0);
 	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EEXIST);
-	o.flags = 0;
+	o.flags = mode;
 	o.capacity = 200;	/* contradicts the pool */
 	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), -EINVAL);
 	o.capacity = 0;
@@ -766,13 +884,14 @@ START_TEST(test_shared_growth)
 	ck_assert_int_eq(numballoc_buf_alloc(b, 4, &s), -ENOSPC);
 	ck_assert_int_eq(numballoc_buf_set_capacity(a, 1 << 20), 0);	/* far beyond the mapping */
 	ck_assert_int_eq(numballoc_buf_alloc(b, 4, &s), 0);
-	ck_assert_uint_eq(s, 100);
+	FF_EQ(s, 100);	/* the lowest free units */
 	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
 	ck_assert_uint_eq(st.capacity, 1 << 20);
 	ck_assert_uint_eq(st.free_size, (1 << 20) - 104);
-	ck_assert_uint_eq(st.largest_free, (1 << 20) - 104);
+	FF_EQ(st.largest_free, (1 << 20) - 104);
 	/* every new word is reachable from the summary: fill it all */
-	for (i = 0; i < ((1 << 20) - 104) / 4096; i++)
+	ck_assert_int_eq(numballoc_buf_dealloc(b, s, 4), 0);
+	for (i = 0; i < ((1 << 20) - 100) / 4096; i++)
 		ck_assert_int_eq(numballoc_buf_alloc(a, 4096, &s), 0);
 	ck_assert_int_eq(numballoc_buf_set_capacity(b, 1 << 20), -EINVAL);
 	numballoc_buf_close(a);
@@ -852,14 +971,18 @@ START_TEST(test_forged_header)
 	f = fopen(path, "r+");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fread(&h0, sizeof(h0), 1, f), 1);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 5; i++) {
 		h = h0;
 		if (i == 0)
 			h.param[0] = 0;	/* no unit: a division by zero */
 		else if (i == 1)
 			h.param[1] = 0;	/* no maximum: the levels would not cover the words */
-		else
+		else if (i == 2)
 			h.param[1] = 32;	/* a maximum below the capacity */
+		else if (i == 3)
+			h.param[3] = 16;	/* chunks too large for the index's positions */
+		else
+			h.param[3] = 5;		/* chunks too small */
 		h.checksum = forge_checksum(&h);
 		rewind(f);
 		ck_assert_uint_eq(fwrite(&h, sizeof(h), 1, f), 1);
@@ -878,13 +1001,13 @@ END_TEST
 START_TEST(test_file_growth)
 {
 	struct numballoc_buf_opts o = { .capacity = 1000, .max_capacity = 100000,
-					.path = tu_path("bufgrow"), .flags = NUMBALLOC_CREATE };
+					.path = tu_path("bufgrow"), .flags = NUMBALLOC_CREATE | mode };
 	struct numballoc_buf *a, *b;
 	struct ref r;
 	uint64_t s;
 
 	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &a), 0);
-	o.flags = 0;
+	o.flags = mode;
 	ck_assert_int_eq(numballoc_buf_open(NULL, &o, &b), 0);
 	ref_new(&r, 1000);
 	both_alloc(a, &r, 999);
@@ -892,7 +1015,7 @@ START_TEST(test_file_growth)
 	ck_assert_int_eq(numballoc_buf_set_capacity(b, 100000), 0);
 	ref_grow(&r, 100000);
 	ck_assert_uint_eq(both_alloc(a, &r, 2), 999);
-	ck_assert_uint_eq(both_alloc(b, &r, 50000), 1001);
+	FF_EQ(both_alloc(b, &r, 50000), 1001);
 	ref_compare(a, &r);
 	ref_compare(b, &r);
 	numballoc_buf_close(a);
@@ -901,12 +1024,8 @@ START_TEST(test_file_growth)
 }
 END_TEST
 
-static Suite *buffer_suite(void)
+static void add_tests(TCase *tc)
 {
-	Suite *s = suite_create("buffer");
-	TCase *tc = tcase_create("buffer");
-
-	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_alloc_sequence, 0, 3);
 	tcase_add_loop_test(tc, test_alloc_mix, 0, 2);
 	tcase_add_loop_test(tc, test_dealloc_orders, 0, 6);
@@ -918,13 +1037,28 @@ static Suite *buffer_suite(void)
 	tcase_add_test(tc, test_unit);
 	tcase_add_loop_test(tc, test_model, 0, 6);
 	tcase_add_test(tc, test_bad_inputs);
+	tcase_add_test(tc, test_open_limits);
 	tcase_add_loop_test(tc, test_threads, 0, 2);
 	tcase_add_loop_test(tc, test_procs, 0, 2);
 	tcase_add_test(tc, test_shared_growth);
 	tcase_add_test(tc, test_kind_and_hostile);
 	tcase_add_test(tc, test_forged_header);
 	tcase_add_test(tc, test_file_growth);
-	suite_add_tcase(s, tc);
+}
+
+static Suite *buffer_suite(void)
+{
+	Suite *s = suite_create("buffer");
+	TCase *ff = tcase_create("first-fit"), *ch = tcase_create("chunks");
+
+	tcase_set_timeout(ff, 120);
+	tcase_set_timeout(ch, 120);
+	tcase_add_checked_fixture(ff, mode_first_fit, NULL);
+	tcase_add_checked_fixture(ch, mode_chunks, NULL);
+	add_tests(ff);
+	add_tests(ch);
+	suite_add_tcase(s, ff);
+	suite_add_tcase(s, ch);
 	return s;
 }
 

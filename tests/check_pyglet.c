@@ -88,7 +88,9 @@ static int replay(struct run *r, char *line)
 	int ret;
 
 	if (sscanf(line, "new %" SCNu64, &a) == 1) {
-		struct numballoc_buf_opts o = { .capacity = a, .max_capacity = 1 << 20 };
+		/* pyglet places by first fit: so must the allocator under test */
+		struct numballoc_buf_opts o = { .capacity = a, .max_capacity = 1 << 20,
+						.flags = NUMBALLOC_BUF_FIRST_FIT };
 
 		numballoc_buf_close(r->b);
 		r->b = NULL;

@@ -29,9 +29,8 @@ type BufferOptions struct {
 }
 
 // bufFirstFit is NUMBALLOC_BUF_FIRST_FIT, the open flag that selects
-// first-fit placement in libraries whose default placement is
-// process-local chunks.
-const bufFirstFit = 0x10
+// first-fit placement instead of the default, process-local chunks.
+const bufFirstFit = C.NUMBALLOC_BUF_FIRST_FIT
 
 // BufferStat is what Buffer.Stat counts, the fields of struct numballoc_buf_stat.
 type BufferStat struct {
@@ -71,8 +70,7 @@ func OpenBuffer(name string, opts BufferOptions) (*Buffer, error) {
 	o.max_capacity = C.uint64_t(opts.MaxCapacity)
 	o.flags = C.uint(opts.Flags)
 	if opts.FirstFit {
-		// MERGE: enable when NUMBALLOC_BUF_FIRST_FIT exists
-		// o.flags |= bufFirstFit
+		o.flags |= bufFirstFit
 	}
 	o.mode = C.uint(opts.Mode.Perm())
 	cname, cpath := cstring(name), cstring(opts.Path)

@@ -53,7 +53,7 @@ SPREAD = 2      # any free ID, threads start apart (throughput)
 _CREATE, _EXCL, _OWNERS = 0x1, 0x2, 0x4
 # NUMBALLOC_BUF_FIRST_FIT: first-fit placement for a buffer allocator, in
 # libraries whose default placement is process-local chunks. pyglet places
-# first fit; Allocator asks for it (see the MERGE mark in Allocator.__init__).
+# first fit; Allocator asks for it (Allocator.__init__).
 _BUF_FIRST_FIT = 0x10
 
 ECORRUPT = _errno.EUCLEAN           # NUMBALLOC_ECORRUPT

@@ -97,8 +97,7 @@ class Allocator:
         _nonneg('open', capacity, max_capacity)
         shared = name is not None or path is not None
         flags = (_CREATE if shared and capacity else 0) | (_EXCL if exclusive else 0)
-        # MERGE: enable when NUMBALLOC_BUF_FIRST_FIT exists
-        # flags |= _BUF_FIRST_FIT
+        flags |= _BUF_FIRST_FIT        # pyglet's placement: first fit
         cpath = _lib.cbuf(path)
         o = _lib.new('struct numballoc_buf_opts *')
         o[0].capacity, o[0].max_capacity, o[0].path = capacity, max_capacity, cpath

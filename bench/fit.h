@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fit.h - the allocators of the buffer benchmark (bench/bufbench.c)
+ * behind one interface: offsets in units of a buffer of UNITS units,
+ * shared between the threads of a process and between forked processes.
+ *
+ *   numballoc:     numballoc_buf on a named buffer (default placement,
+ *                  or first fit with NUMBALLOC_BUF_FIRST_FIT);
+ *   segfit:        a segregated-fit allocator of this benchmark's own
+ *                  (bench/segfit.c) under one process-shared mutex;
+ *   boost:         Boost.Interprocess managed_shared_memory (best fit in a
+ *                  red-black tree under a process-shared mutex), built
+ *                  only when configure found Boost (bench/boostfit.cc).
+ *
+ * make() runs once in the parent; join() in every process that uses it
+ * (the parent for threads, each forked child for processes) and gives a
+ * handle that the threads of that process share.
+ */
+#ifndef NB_BENCH_FIT_H
+#define NB_BENCH_FIT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fit {
+	const char *label;	/* printed */
+	uint64_t units;		/* the buffer's units */
+	unsigned int flags;	/* numballoc: open flags */
+	char name[64];		/* a shared-memory name unique to this run */
+	void *shared;		/* made by make(): inherited across fork */
+	void *local;		/* made by join(): this process's handle */
+	/* the operations, in units */
+	int (*make)(struct fit *f);
+	int (*join)(struct fit *f);
+	int (*alloc)(struct fit *f, uint64_t n, uint64_t *start);
+	int (*free)(struct fit *f, uint64_t start, uint64_t n);
+	/* free units over the largest free range, or 0 when unknown */
+	double (*frag)(struct fit *f);
+	void (*leave)(struct fit *f);
+	void (*unmake)(struct fit *f);
+};
+
+void fit_numballoc(struct fit *f, unsigned int flags);
+void fit_segfit(struct fit *f);
+/* 0, or -1 when the benchmark was built without Boost. */
+int fit_boost(struct fit *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_bufchunks.c - the buffer's default placement across processes:
+ * chunks owned by handles, recorded in the segment (lib/buffer.c).
+ *
+ *   - forked processes with a witness (no unit held by two) while chunks
+ *     move between them (handles closed and opened again) and processes
+ *     free what others allocated, into chunks they do not own;
+ *   - free space inside another handle's chunk is found (no false -ENOSPC);
+ *   - chunk owners killed with SIGKILL: their records are reclaimed by
+ *     the next open, and after their allocations are freed the whole
+ *     capacity can be allocated again: nothing lost.
+ *
+ * The tests read the chunk records (area 0 of a buffer with chunks: 8
+ * words, then an owner word and an estimate word per chunk) to check who
+ * owns what; that layout is the library's, documented in buffer.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "numballoc.h"
+#include "segment.h"	/* the header, to find the chunk records */
+#include "testutil.h"
+
+#define CHUNK (UINT64_C(1) << 15)	/* lib/buffer.c's CH_SHIFT for new buffers */
+#define OWN_PID(w) ((pid_t)((w) & ((1u << 22) - 1)))
+
+/* The owner words of the chunk records of buffer NAME, read from /dev/shm. */
+static int read_owners(const char *name, uint64_t *own, int nch)
+{
+	struct nb_header h;
+	char path[300];
+	FILE *f;
+	int c, r = 0;
+
+	snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fread(&h, sizeof(h), 1, f) != 1 || h.param[3] != 15 || !h.area_off[0])
+		r = -1;
+	for (c = 0; c < nch && r == 0; c++)
+		if (fseek(f, (long)(h.area_off[0] + 8 * (8 + 2 * (uint64_t)c)), SEEK_SET) ||
+		    fread(&own[c], sizeof(own[c]), 1, f) != 1)
+			r = -1;
+	fclose(f);
+	return r;
+}
+
+/* ------------------------------------------------------ the witness test */
+
+struct shared {
+	int bad;		/* set by any process that sees a unit held twice, or an error */
+	int done;
+	uint64_t progress;
+	uint64_t box[256];	/* allocations handed over: start << 16 | size, 0 = empty */
+};
+
+static void mark(int *wit, struct shared *sh, uint64_t s, uint64_t n, int v)
+{
+	uint64_t i;
+
+	for (i = s; i < s + n; i++)
+		if (__atomic_exchange_n(&wit[i], v, __ATOMIC_SEQ_CST) == v)
+			__atomic_store_n(&sh->bad, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Free S, N through B after unmarking it: 0 on success. */
+static void give_back(struct numballoc_buf *b, int *wit, struct shared *sh, uint64_t s, uint64_t n)
+{
+	mark(wit, sh, s, n, 0);
+	if (numballoc_buf_dealloc(b, s, n) != 0)
+		__atomic_store_n(&sh->bad, 2, __ATOMIC_SEQ_CST);
+}
+
+static void child_work(const char *name, int *wit, struct shared *sh, uint64_t seed)
+{
+	struct numballoc_buf_opts o = { 0 };
+	struct numballoc_buf *b;
+	uint64_t held[64][2], rs = seed, s, n, v;
+	int nh = 0, i, k;
+
+	if (numballoc_buf_open(name, &o, &b) != 0)
+		_exit(1);
+	for (i = 0; i < 30000 || (!__atomic_load_n(&sh->done, __ATOMIC_SEQ_CST) && i < 300000);
+	     i++) {
+		uint64_t op = tu_rand(&rs) % 8;
+
+		if (op < 3 && nh < 64) {
+			n = 1 + tu_rand(&rs) % 200;
+			int r = numballoc_buf_alloc(b, n, &s);
+
+			if (r == 0) {
+				mark(wit, sh, s, n, 1);
+				held[nh][0] = s;
+				held[nh++][1] = n;
+			} else if (r != -ENOSPC) {
+				__atomic_store_n(&sh->bad, 3, __ATOMIC_SEQ_CST);
+			}
+		} else if (op < 5 && nh) {	/* free one of ours */
+			k = (int)(tu_rand(&rs) % (uint64_t)nh);
+			give_back(b, wit, sh, held[k][0], held[k][1]);
+			held[k][0] = held[--nh][0];
+			held[k][1] = held[nh][1];
+		} else if (op == 5 && nh) {	/* hand one over: another process frees it */
+			k = (int)(tu_rand(&rs) % (uint64_t)nh);
+			v = held[k][0] << 16 | held[k][1];
+			for (n = tu_rand(&rs) % 256, s = 0; s < 256; s++) {
+				uint64_t zero = 0;
+
+				if (__atomic_compare_exchange_n(&sh->box[(n + s) % 256], &zero, v, 0,
+								__ATOMIC_SEQ_CST,
+								__ATOMIC_SEQ_CST)) {
+					held[k][0] = held[--nh][0];
+					held[k][1] = held[nh][1];
+					break;
+				}
+			}
+		} else if (op == 6) {	/* free one that another process allocated */
+			n = tu_rand(&rs) % 256;
+			v = __atomic_exchange_n(&sh->box[n], 0, __ATOMIC_SEQ_CST);
+			if (v)
+				give_back(b, wit, sh, v >> 16, v & 0xffff);
+		} else if (tu_rand(&rs) % 64 == 0) {	/* chunks move: close, open again */
+			numballoc_buf_close(b);
+			if (numballoc_buf_open(name, &o, &b) != 0)
+				_exit(1);
+		}
+		__atomic_add_fetch(&sh->progress, 1, __ATOMIC_RELAXED);
+	}
+	while (nh--)
+		give_back(b, wit, sh, held[nh][0], held[nh][1]);
+	numballoc_buf_close(b);
+	_exit(0);
+}
+
+/*
+ * Four processes on a buffer of four chunks that the parent first filled
+ * to 90% and then freed half of at random (holes in every chunk, in no
+ * one's chunk), so that the children adopt, give back and re-adopt chunks.
+ */
+START_TEST(test_witness_moving_chunks)
+{
+	const char *name = tu_name("bufchunks");
+	const uint64_t cap = 4 * CHUNK;
+	struct numballoc_buf_opts o = { .capacity = cap, .max_capacity = cap,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct shared *sh = tu_shared(sizeof(*sh));
+	int *wit = tu_shared(cap * sizeof(int));
+	uint64_t (*fill)[2] = malloc(cap * sizeof(*fill)), rs = 5, s, n, nf = 0, used = 0, i, k;
+	struct numballoc_buf_stat st;
+	struct numballoc_buf *b;
+	uint64_t own[4];
+	pid_t pid[4];
+
+	ck_assert_ptr_nonnull(fill);
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	while (used < cap * 9 / 10) {
+		n = 1 + tu_rand(&rs) % 200;
+		if (numballoc_buf_alloc(b, n, &s) != 0)
+			break;
+		mark(wit, sh, s, n, 1);
+		fill[nf][0] = s;
+		fill[nf++][1] = n;
+		used += n;
+	}
+	ck_assert_uint_ge(used, cap * 9 / 10);
+	for (i = 0; i < nf; i++)	/* half of it, at random */
+		if (tu_rand(&rs) & 1) {
+			give_back(b, wit, sh, fill[i][0], fill[i][1]);
+			fill[i][1] = 0;
+		}
+	numballoc_buf_close(b);
+	/* the parent's handle is closed: no chunk is owned */
+	ck_assert_int_eq(read_owners(name, own, 4), 0);
+	for (k = 0; k < 4; k++)
+		ck_assert_uint_eq(own[k], 0);
+	for (k = 0; k < 4; k++) {
+		pid[k] = fork();
+		ck_assert_int_ge(pid[k], 0);
+		if (pid[k] == 0)
+			child_work(name, wit, sh, 1000 + k);
+	}
+	for (i = 0; i < 4000 && __atomic_load_n(&sh->progress, __ATOMIC_RELAXED) < 4 * 30000; i++)
+		usleep(5000);
+	__atomic_store_n(&sh->done, 1, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(tu_wait_all(pid, 4), 0);
+	ck_assert_int_eq(sh->bad, 0);
+	/* what the children handed over and nobody took, and the parent's fill */
+	ck_assert_int_eq(numballoc_buf_open(name, NULL, &b), 0);
+	for (k = 0; k < 256; k++)
+		if (sh->box[k])
+			give_back(b, wit, sh, sh->box[k] >> 16, sh->box[k] & 0xffff);
+	for (i = 0; i < nf; i++)
+		if (fill[i][1])
+			give_back(b, wit, sh, fill[i][0], fill[i][1]);
+	ck_assert_int_eq(sh->bad, 0);
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_eq(st.free_size, cap);
+	ck_assert_uint_eq(st.largest_free, cap);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(read_owners(name, own, 4), 0);
+	for (k = 0; k < 4; k++)	/* every handle gave its chunks back */
+		ck_assert_uint_eq(own[k], 0);
+	free(fill);
+}
+END_TEST
+
+/* Free space inside a chunk another handle owns is found: -ENOSPC only when full. */
+START_TEST(test_no_false_enospc)
+{
+	const char *name = tu_name("bufnofalse");
+	struct numballoc_buf_opts o = { .capacity = 1000, .flags = NUMBALLOC_CREATE };
+	struct numballoc_buf *a, *b;
+	uint64_t s, i, own[1];
+
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &a), 0);
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	ck_assert_int_eq(numballoc_buf_alloc(a, 1, &s), 0);	/* a owns the only chunk */
+	ck_assert_int_eq(read_owners(name, own, 1), 0);
+	ck_assert_int_eq(OWN_PID(own[0]), getpid());
+	for (i = 0; i < 999; i++)
+		ck_assert_int_eq(numballoc_buf_alloc(b, 1, &s), 0);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 1, &s), -ENOSPC);
+	ck_assert_int_eq(numballoc_buf_alloc(a, 1, &s), -ENOSPC);
+	ck_assert_int_eq(numballoc_buf_dealloc(b, 500, 2), 0);	/* into a's chunk, by b */
+	ck_assert_int_eq(numballoc_buf_alloc(a, 2, &s), 0);
+	ck_assert_uint_eq(s, 500);
+	numballoc_buf_close(a);
+	numballoc_buf_close(b);
+}
+END_TEST
+
+/*
+ * Three children allocate in a buffer of four chunks, record what they
+ * hold, and wait; the parent kills them with SIGKILL while they own
+ * chunks. A new handle reclaims their chunk records; after their
+ * allocations are freed, the whole capacity is allocated again in small
+ * pieces through the chunks: nothing lost. A fourth child is killed while
+ * it works (allocating and freeing): its chunks come back too, and at
+ * most the one allocation it had not recorded (or had unrecorded and not
+ * yet freed) stays allocated.
+ */
+START_TEST(test_sigkill_owners)
+{
+	const char *name = tu_name("bufkill");
+	const uint64_t cap = 4 * CHUNK;
+	struct numballoc_buf_opts o = { .capacity = cap, .max_capacity = cap,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct rec {
+		uint64_t n;		/* allocations recorded */
+		int ready;
+		uint64_t a[4000][2];
+	} *r = tu_shared(4 * sizeof(struct rec));
+	struct numballoc_buf_stat st;
+	struct numballoc_buf *b;
+	uint64_t own[4], s, total = 0, i, k, dead = 0;
+	pid_t pid[4];
+	int status;
+
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	numballoc_buf_close(b);
+	for (k = 0; k < 4; k++) {
+		pid[k] = fork();
+		ck_assert_int_ge(pid[k], 0);
+		if (pid[k] == 0) {
+			struct numballoc_buf_opts oc = { 0 };
+			uint64_t rs = 77 + k, n;
+
+			if (numballoc_buf_open(name, &oc, &b) != 0)
+				_exit(1);
+			for (i = 0; k == 3 || i < 1500; i++) {
+				n = 1 + tu_rand(&rs) % 16;
+				if (numballoc_buf_alloc(b, n, &s) != 0)
+					_exit(2);
+				r[k].a[r[k].n % 4000][0] = s;
+				r[k].a[r[k].n % 4000][1] = n;
+				__atomic_store_n(&r[k].n, r[k].n + 1, __ATOMIC_SEQ_CST);
+				if (k == 3 && r[k].n >= 2) {	/* at most two live: free the older */
+					uint64_t j = (r[k].n - 2) % 4000, fs = r[k].a[j][0];
+
+					n = r[k].a[j][1];
+					/* unrecorded first: a kill in between leaks it, never frees twice */
+					__atomic_store_n(&r[k].a[j][1], 0, __ATOMIC_SEQ_CST);
+					if (numballoc_buf_dealloc(b, fs, n))
+						_exit(3);
+					__atomic_store_n(&r[k].ready, 1, __ATOMIC_SEQ_CST);
+				}
+			}
+			__atomic_store_n(&r[k].ready, 1, __ATOMIC_SEQ_CST);
+			for (;;)
+				pause();
+		}
+	}
+	for (k = 0; k < 4; k++)
+		for (i = 0; i < 20000 && !__atomic_load_n(&r[k].ready, __ATOMIC_SEQ_CST); i++)
+			usleep(500);
+	usleep(20000);	/* the fourth works on meanwhile */
+	for (k = 0; k < 4; k++) {
+		ck_assert_int_eq(__atomic_load_n(&r[k].ready, __ATOMIC_SEQ_CST), 1);
+		kill(pid[k], SIGKILL);
+		ck_assert_int_eq(waitpid(pid[k], &status, 0), pid[k]);
+		ck_assert(WIFSIGNALED(status));
+	}
+	/* dead processes own chunks now */
+	ck_assert_int_eq(read_owners(name, own, 4), 0);
+	for (k = 0; k < 4; k++)
+		for (i = 0; i < 4; i++)
+			if (own[k] && OWN_PID(own[k]) == pid[i])
+				dead++;
+	ck_assert_uint_ge(dead, 3);
+	/* a new handle reclaims their records */
+	ck_assert_int_eq(numballoc_buf_open(name, NULL, &b), 0);
+	ck_assert_int_eq(read_owners(name, own, 4), 0);
+	for (k = 0; k < 4; k++)
+		ck_assert_uint_eq(own[k], 0);
+	/* their allocations stay until freed: free them */
+	for (k = 0; k < 4; k++)
+		for (i = 0; i < r[k].n && i < 4000; i++)
+			if (r[k].a[i][1])
+				ck_assert_int_eq(numballoc_buf_dealloc(b, r[k].a[i][0], r[k].a[i][1]),
+						 0);
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_ge(st.free_size, cap - 16);	/* the killed worker's unrecorded one */
+	/* nothing lost: all of it, in pieces of 1..64, through the chunks */
+	k = 3;
+	while (numballoc_buf_alloc(b, 1 + tu_rand(&k) % 64, &s) == 0)
+		;
+	while (numballoc_buf_alloc(b, 1, &s) == 0)
+		;
+	ck_assert_int_eq(numballoc_buf_stat(b, &st), 0);
+	ck_assert_uint_eq(st.free_size, 0);
+	total = st.capacity;
+	ck_assert_uint_eq(total, cap);
+	numballoc_buf_close(b);
+}
+END_TEST
+
+static Suite *chunks_suite(void)
+{
+	Suite *s = suite_create("bufchunks");
+	TCase *tc = tcase_create("bufchunks");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_witness_moving_chunks);
+	tcase_add_test(tc, test_no_false_enospc);
+	tcase_add_test(tc, test_sigkill_owners);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(chunks_suite());
+}
