@@ -9,9 +9,6 @@ import sys
 
 
 def test_speed_printed():
-    if os.environ.get('NUMBALLOC_PY_SKIP_BENCH'):
-        import pytest
-        pytest.skip('NUMBALLOC_PY_SKIP_BENCH is set')
     bench = os.path.join(os.path.dirname(__file__), '..', 'bench.py')
     r = subprocess.run([sys.executable, bench, '--quick'], capture_output=True, text=True,
                        timeout=600)
