@@ -365,8 +365,8 @@ class Pool:
 
     def __iter__(self):
         """The allocated IDs in increasing order, read as the iteration goes."""
-        st = self.stat()
-        i, end = st.base, st.base + st.capacity
+        i, capacity = self.range()
+        end = i + capacity
         while i < end:
             i = self.next(i)
             if i is None:
