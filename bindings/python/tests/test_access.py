@@ -169,3 +169,57 @@ def test_reclaim_ids(name, sleeper, monkeypatch):
     with numballoc.Pool(None, 4) as plain:
         with pytest.raises(numballoc.OwnersNotSupportedError):
             plain.reclaim_ids()
+
+
+NOBODY = 65534
+AS_NOBODY = '''
+import json, sys, numballoc
+name, out = sys.argv[1], {}
+try:
+    numballoc.Pool(name)
+    out['rw'] = 'opened'
+except numballoc.Error as e:
+    out['rw'] = [type(e).__name__, e.errno]
+with numballoc.Pool(name, readonly=True) as r:
+    out['looks'] = [r.range(), r.test(3), r.test(4), list(r), r.stat().used]
+    try:
+        r.alloc()
+        out['alloc'] = 'allocated'
+    except numballoc.Error as e:
+        out['alloc'] = [type(e).__name__, e.errno, isinstance(e, PermissionError)]
+try:
+    numballoc.Pool(sys.argv[2], readonly=True)
+    out['private'] = 'opened'
+except numballoc.Error as e:
+    out['private'] = [type(e).__name__, e.errno]
+print(json.dumps(out))
+'''
+
+
+def test_readonly_as_a_reader(shm_name):
+    """What readonly is for: a user who may read the pool (mode 0644) but
+    not write it opens it read-only, and cannot open a 0600 pool at all."""
+    if os.geteuid() != 0:
+        pytest.skip('needs root to run a child as nobody')
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(numballoc.__file__)))
+    env = dict(os.environ, PYTHONPATH=pkg)
+    probe = subprocess.run([sys.executable, '-c', 'import numballoc'], user=NOBODY, group=NOBODY,
+                           extra_groups=[], env=env, capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip('nobody cannot load the package and library here: %s' % probe.stderr.strip())
+    name, private = shm_name(), shm_name()
+    with numballoc.Pool(name, 10, 1, create=True, mode=0o644) as w, \
+            numballoc.Pool(private, 10, create=True, mode=0o600):
+        w.alloc_id(3)
+        w.alloc_id(7)
+        before = snapshot(w)
+        run = subprocess.run([sys.executable, '-c', AS_NOBODY, name, private], user=NOBODY,
+                             group=NOBODY, extra_groups=[], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        import json
+        out = json.loads(run.stdout)
+        assert out['rw'] == ['PoolOSError', errno.EACCES]
+        assert out['looks'] == [[1, 10], True, False, [3, 7], 2]
+        assert out['alloc'] == ['ReadOnlyError', errno.EROFS, True]
+        assert out['private'] == ['PoolOSError', errno.EACCES]
+        assert snapshot(w) == before
