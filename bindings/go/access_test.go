@@ -6,11 +6,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -220,6 +222,13 @@ func TestChown(t *testing.T) {
 	wantErr(t, "Chown after Close", plain.Chown(0, os.Getpid()), ErrClosed)
 }
 
+// The children of these tests (TestMain runs them): role -> function of
+// the last two arguments.
+var accessRoles = map[string]func([]string) int{
+	"hold":   holdChild,
+	"reader": readerChild,
+}
+
 // holdChild: ARGS = pool name, count. It allocates count IDs, prints each,
 // then "ready", and waits for its stdin to close (or to be killed).
 func holdChild(args []string) int {
@@ -327,5 +336,96 @@ func TestReclaimIDs(t *testing.T) {
 	plain.Close()
 	if _, err := plain.ReclaimIDs(); err != ErrClosed {
 		t.Fatalf("ReclaimIDs after Close: %v", err)
+	}
+}
+
+const nobody = 65534
+
+// readerChild: ARGS = a 0644 pool, a 0600 pool; run as nobody. It prints
+// what each open and call gave.
+func readerChild(args []string) int {
+	errno := func(err error) string {
+		var e *Error
+		if errors.As(err, &e) {
+			return e.Errno.Error()
+		}
+		return fmt.Sprint(err)
+	}
+	if _, err := Open(args[0], Options{}); err != nil {
+		fmt.Println("rw:", errno(err))
+	} else {
+		fmt.Println("rw: opened")
+	}
+	r, err := Open(args[0], Options{Flags: ReadOnly})
+	if err != nil {
+		fmt.Println("ro:", errno(err))
+		return 1
+	}
+	b, c, err := r.Range()
+	t3, _ := r.Test(3)
+	t4, _ := r.Test(4)
+	fmt.Println("looks:", b, c, err, t3, t4)
+	_, err = r.Alloc()
+	fmt.Println("alloc:", errors.Is(err, ErrReadOnly), errno(err))
+	if _, err := Open(args[1], Options{Flags: ReadOnly}); err != nil {
+		fmt.Println("private:", errno(err))
+	} else {
+		fmt.Println("private: opened")
+	}
+	return 0
+}
+
+// What ReadOnly is for: a user who may read the pool (mode 0644) but not
+// write it opens it read-only, and cannot open a 0600 pool at all.
+func TestReadOnlyAsAReader(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a child as nobody")
+	}
+	// The test binary where nobody may run it (go test builds it in a
+	// directory of mode 0700).
+	dir, err := os.MkdirTemp("", "nbgo-reader-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := dir + "/numballoc.test"
+	if err := os.WriteFile(exe, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		c := exec.Command(exe, append([]string{"-test.run=^$"}, args...)...)
+		c.Env = append(os.Environ(), "NUMBALLOC_GO_CHILD=reader")
+		c.Dir = dir
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("", ""); strings.Contains(out, "error while loading") || errors.Is(err, fs.ErrPermission) {
+		t.Skip("nobody cannot run the test binary with its library here:", strings.TrimSpace(out), err)
+	}
+	name, private := poolName(t), poolName(t)
+	w := mustOpen(t, name, Options{Capacity: 10, Base: 1, Flags: Create, Mode: 0o644})
+	mustOpen(t, private, Options{Capacity: 10, Flags: Create, Mode: 0o600})
+	w.AllocID(3)
+	w.AllocID(7)
+	before := snapshot(t, w)
+	out, err := run(name, private)
+	if err != nil {
+		t.Fatalf("reader: %v: %s", err, out)
+	}
+	want := "rw: permission denied\n" +
+		"looks: 1 10 <nil> true false\n" +
+		"alloc: true read-only file system\n" +
+		"private: permission denied\n"
+	if out != want {
+		t.Fatalf("the reader got\n%swant\n%s", out, want)
+	}
+	if after := snapshot(t, w); !reflect.DeepEqual(before, after) {
+		t.Fatalf("the reader changed the pool: %v -> %v", before, after)
 	}
 }

@@ -20,8 +20,8 @@ import (
 // The test binary runs itself as a child when NUMBALLOC_GO_CHILD is set:
 // a real process on the same shared pool (a handle is not inherited).
 func TestMain(m *testing.M) {
-	if os.Getenv("NUMBALLOC_GO_CHILD") == "hold" {
-		os.Exit(holdChild(os.Args[len(os.Args)-2:]))
+	if f, ok := accessRoles[os.Getenv("NUMBALLOC_GO_CHILD")]; ok {
+		os.Exit(f(os.Args[len(os.Args)-2:]))
 	}
 	if role := os.Getenv("NUMBALLOC_GO_CHILD"); role != "" {
 		os.Exit(child(role, os.Args[len(os.Args)-3:]))
