@@ -38,7 +38,7 @@ __all__ = [
     'Error', 'PoolFullError', 'InvalidArgumentError', 'AlreadyAllocatedError',
     'NotAllocatedError', 'PoolExistsError', 'PoolNotFoundError', 'CorruptPoolError',
     'PoolVersionError', 'PoolKindError', 'OwnersNotSupportedError', 'NoSuchProcessError',
-    'PoolOSError', 'PoolClosedError', 'ReadOnlyError',
+    'PoolOSError', 'PoolClosedError', 'ReadOnlyError', 'PoolPermissionError',
     'LOWEST', 'CYCLIC', 'SPREAD', 'LIBRARY', 'FFI',
 ]
 
@@ -112,6 +112,12 @@ class PoolOSError(Error, OSError):
     """A system error passed through from shm_open(3), open(2), mmap(2) ..."""
 
 
+class PoolPermissionError(PoolOSError, PermissionError):
+    """No permission on the pool's object or its directory (EACCES or EPERM
+    on open or unlink); a user who may only read the pool opens it with
+    readonly=True."""
+
+
 class CorruptPoolError(PoolOSError):
     """The segment is not a valid numballoc segment (NUMBALLOC_ECORRUPT)."""
 
@@ -153,7 +159,8 @@ _BY_ERRNO = {
     _errno.ESRCH: NoSuchProcessError,
     _errno.EROFS: ReadOnlyError,
 }
-_BY_ERRNO_OPEN = {**_BY_ERRNO, _errno.EEXIST: PoolExistsError, _errno.ENOENT: PoolNotFoundError}
+_BY_ERRNO_OPEN = {**_BY_ERRNO, _errno.EEXIST: PoolExistsError, _errno.ENOENT: PoolNotFoundError,
+                  _errno.EACCES: PoolPermissionError, _errno.EPERM: PoolPermissionError}
 
 
 def _error(r, op, table=_BY_ERRNO):

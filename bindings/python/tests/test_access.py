@@ -179,7 +179,7 @@ try:
     numballoc.Pool(name)
     out['rw'] = 'opened'
 except numballoc.Error as e:
-    out['rw'] = [type(e).__name__, e.errno]
+    out['rw'] = [type(e).__name__, e.errno, isinstance(e, PermissionError)]
 with numballoc.Pool(name, readonly=True) as r:
     out['looks'] = [r.range(), r.test(3), r.test(4), list(r), r.stat().used]
     try:
@@ -191,7 +191,7 @@ try:
     numballoc.Pool(sys.argv[2], readonly=True)
     out['private'] = 'opened'
 except numballoc.Error as e:
-    out['private'] = [type(e).__name__, e.errno]
+    out['private'] = [type(e).__name__, e.errno, isinstance(e, PermissionError)]
 print(json.dumps(out))
 '''
 
@@ -218,8 +218,8 @@ def test_readonly_as_a_reader(shm_name):
         assert run.returncode == 0, run.stderr
         import json
         out = json.loads(run.stdout)
-        assert out['rw'] == ['PoolOSError', errno.EACCES]
+        assert out['rw'] == ['PoolPermissionError', errno.EACCES, True]
         assert out['looks'] == [[1, 10], True, False, [3, 7], 2]
         assert out['alloc'] == ['ReadOnlyError', errno.EROFS, True]
-        assert out['private'] == ['PoolOSError', errno.EACCES]
+        assert out['private'] == ['PoolPermissionError', errno.EACCES, True]
         assert snapshot(w) == before
