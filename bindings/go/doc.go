@@ -24,6 +24,13 @@ After Close their methods return ErrClosed. Every other failure is an
 sentinels (ErrFull, ErrExist, ErrNotExist, ErrInvalid, ...) or against a
 syscall.Errno.
 
+Range reads the pool's base and capacity without counting (Stat counts).
+A user who may read a pool but not write it opens it with the ReadOnly
+flag; the methods that would write then return ErrReadOnly. On a pool made
+with Owners, Chown hands an ID on to another running process, and
+ReclaimIDs releases what dead processes held and says which IDs and
+holders those were.
+
 Pages (OpenPages) is a shared page arena: the pages live in the segment and
 Pages.Bytes gives their memory in this process. Buffer (OpenBuffer)
 hands out offsets in a buffer of the caller's, like pyglet's Allocator.

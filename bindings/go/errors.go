@@ -34,6 +34,8 @@ var (
 	ErrNotSupported = errors.New("numballoc: not supported by this pool")
 	// ErrNoProcess: the process named as an owner is not running (ESRCH).
 	ErrNoProcess = errors.New("numballoc: no such process")
+	// ErrReadOnly: a method that writes, on a handle opened with ReadOnly (EROFS).
+	ErrReadOnly = errors.New("numballoc: handle is read-only")
 	// ErrClosed: the handle was closed. Returned by this package, not by the library.
 	ErrClosed = errors.New("numballoc: handle is closed")
 )
@@ -48,6 +50,7 @@ var sentinels = map[syscall.Errno]error{
 	syscall.Errno(C.NUMBALLOC_EKIND):    ErrKind,
 	syscall.EOPNOTSUPP:                  ErrNotSupported,
 	syscall.ESRCH:                       ErrNoProcess,
+	syscall.EROFS:                       ErrReadOnly,
 }
 
 // Error is a failure of a library call: the operation and the errno the

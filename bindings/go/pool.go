@@ -49,6 +49,12 @@ const (
 	Create Flags = C.NUMBALLOC_CREATE // create the pool if it does not exist
 	Excl   Flags = C.NUMBALLOC_EXCL   // with Create: ErrExist if it exists
 	Owners Flags = C.NUMBALLOC_OWNERS // record the holder of every allocation (creation only)
+	// ReadOnly opens an existing ID pool read-only (O_RDONLY, a read-only
+	// mapping), for a user who may read the pool but not write it. Test,
+	// Next, Stat, Range and Owner work; every method that would write
+	// returns ErrReadOnly and changes nothing. With Create or Excl, for a
+	// private pool, and for Pages and Buffer: ErrInvalid.
+	ReadOnly Flags = C.NUMBALLOC_RDONLY
 )
 
 // Options of Open, the fields of struct numballoc_opts. The zero value
@@ -58,7 +64,7 @@ type Options struct {
 	Base     uint64      // first ID; 0 on open: whatever the pool has
 	Path     string      // back the pool by this regular file instead of a name
 	Policy   Policy      // Lowest on open: the pool's own
-	Flags    Flags       // Create, Excl, Owners
+	Flags    Flags       // Create, Excl, Owners, ReadOnly
 	Mode     os.FileMode // permission bits on creation; 0 means 0600
 }
 
@@ -311,4 +317,80 @@ func (p *Pool) FreeOwner(pid int) (uint64, error) {
 	defer p.mu.RUnlock()
 	err := check("free_owner", C.numballoc_free_owner(h, C.pid_t(pid), &n))
 	return uint64(n), err
+}
+
+// Range returns the pool's first ID and its number of IDs, from the header
+// copied into the handle at Open: no word is read, so it costs the same on
+// any pool (Stat counts every word). Works on a ReadOnly handle.
+// See numballoc_range(3).
+func (p *Pool) Range() (base, capacity uint64, err error) {
+	var b, c C.uint64_t
+	h := p.lock()
+	if h == nil {
+		return 0, 0, ErrClosed
+	}
+	defer p.mu.RUnlock()
+	if err = check("range", C.numballoc_range(h, &b, &c)); err != nil {
+		return 0, 0, err
+	}
+	return uint64(b), uint64(c), nil
+}
+
+// Chown hands the allocated id on to the running process pid: its record
+// names pid from now on, and the ID stays held while pid lives (Reclaim
+// releases it once pid has died). The change is one compare-and-swap; the
+// ID is never free in between. ErrNotExist if id is not allocated,
+// ErrNoProcess if pid is not running, ErrInvalid for pid <= 0 or an id
+// outside the pool, ErrNotSupported on a pool made without Owners,
+// ErrReadOnly on a ReadOnly handle; on error nothing changed.
+// See numballoc_chown(3).
+func (p *Pool) Chown(id uint64, pid int) error {
+	h := p.lock()
+	if h == nil {
+		return ErrClosed
+	}
+	defer p.mu.RUnlock()
+	return check("chown", C.numballoc_chown(h, C.uint64_t(id), C.pid_t(pid)))
+}
+
+// Reclaimed is one ID that ReclaimIDs released, and the dead process that
+// held it.
+type Reclaimed struct {
+	ID     uint64
+	Holder int // the pid recorded for ID, no longer running
+}
+
+// reclaimBatch is how many IDs one numballoc_reclaim_ids call may release
+// (a variable so that the tests can make the loop turn).
+var reclaimBatch = 256
+
+// ReclaimIDs is Reclaim that names what it released: every ID whose holder
+// no longer exists, with that holder, in increasing order of ID within each
+// batch of the library's calls. It never releases an ID of a live holder,
+// and when several processes reclaim at once each ID is named by one of
+// them only. ErrNotSupported on a pool made without Owners, ErrReadOnly on
+// a ReadOnly handle. If a later batch fails, the IDs already released are
+// returned with the error. See numballoc_reclaim_ids(3).
+func (p *Pool) ReclaimIDs() ([]Reclaimed, error) {
+	var out []Reclaimed
+	var n C.size_t
+	ids := make([]C.uint64_t, reclaimBatch)
+	pids := make([]C.pid_t, reclaimBatch)
+	h := p.lock()
+	if h == nil {
+		return nil, ErrClosed
+	}
+	defer p.mu.RUnlock()
+	for {
+		r := C.numballoc_reclaim_ids(h, &ids[0], &pids[0], C.size_t(len(ids)), &n)
+		if err := check("reclaim_ids", r); err != nil {
+			return out, err
+		}
+		for i := 0; i < int(n); i++ {
+			out = append(out, Reclaimed{ID: uint64(ids[i]), Holder: int(pids[i])})
+		}
+		if int(n) < len(ids) {
+			return out, nil
+		}
+	}
 }

@@ -38,7 +38,7 @@ __all__ = [
     'Error', 'PoolFullError', 'InvalidArgumentError', 'AlreadyAllocatedError',
     'NotAllocatedError', 'PoolExistsError', 'PoolNotFoundError', 'CorruptPoolError',
     'PoolVersionError', 'PoolKindError', 'OwnersNotSupportedError', 'NoSuchProcessError',
-    'PoolOSError', 'PoolClosedError',
+    'PoolOSError', 'PoolClosedError', 'ReadOnlyError', 'PoolPermissionError',
     'LOWEST', 'CYCLIC', 'SPREAD', 'LIBRARY', 'FFI',
 ]
 
@@ -50,7 +50,7 @@ LOWEST = 0      # the lowest free ID (file descriptors, IDA)
 CYCLIC = 1      # the next free ID after the last handed out (PIDs)
 SPREAD = 2      # any free ID, threads start apart (throughput)
 
-_CREATE, _EXCL, _OWNERS = 0x1, 0x2, 0x4
+_CREATE, _EXCL, _OWNERS, _RDONLY = 0x1, 0x2, 0x4, 0x8
 # NUMBALLOC_BUF_FIRST_FIT: first-fit placement for a buffer allocator, in
 # libraries whose default placement is process-local chunks. pyglet places
 # first fit; Allocator asks for it (Allocator.__init__).
@@ -112,6 +112,12 @@ class PoolOSError(Error, OSError):
     """A system error passed through from shm_open(3), open(2), mmap(2) ..."""
 
 
+class PoolPermissionError(PoolOSError, PermissionError):
+    """No permission on the pool's object or its directory (EACCES or EPERM
+    on open or unlink); a user who may only read the pool opens it with
+    readonly=True."""
+
+
 class CorruptPoolError(PoolOSError):
     """The segment is not a valid numballoc segment (NUMBALLOC_ECORRUPT)."""
 
@@ -132,6 +138,11 @@ class NoSuchProcessError(Error, ProcessLookupError):
     """The process named as an owner is not running (ESRCH)."""
 
 
+class ReadOnlyError(Error, PermissionError):
+    """A call that writes, on a Pool opened with readonly=True (EROFS);
+    nothing changed."""
+
+
 class PoolClosedError(Error, ValueError):
     """The handle was closed (raised by the package, like I/O on a closed file)."""
 
@@ -146,8 +157,10 @@ _BY_ERRNO = {
     EKIND: PoolKindError,
     _errno.EOPNOTSUPP: OwnersNotSupportedError,
     _errno.ESRCH: NoSuchProcessError,
+    _errno.EROFS: ReadOnlyError,
 }
-_BY_ERRNO_OPEN = {**_BY_ERRNO, _errno.EEXIST: PoolExistsError, _errno.ENOENT: PoolNotFoundError}
+_BY_ERRNO_OPEN = {**_BY_ERRNO, _errno.EEXIST: PoolExistsError, _errno.ENOENT: PoolNotFoundError,
+                  _errno.EACCES: PoolPermissionError, _errno.EPERM: PoolPermissionError}
 
 
 def _error(r, op, table=_BY_ERRNO):
@@ -177,6 +190,10 @@ def _scratch():
     return p
 
 
+# How many IDs one numballoc_reclaim_ids call may release (Pool.reclaim_ids
+# calls again while a batch comes back full; the tests make it small).
+_RECLAIM_BATCH = 256
+
 # The hot calls, looked up once.
 _alloc = _lib.lib.numballoc_alloc
 _free = _lib.lib.numballoc_free
@@ -194,7 +211,7 @@ class Pool:
     """An open handle on an ID pool (numballoc_open(3)).
 
     Pool(name, capacity=0, base=0, *, path=None, policy=LOWEST,
-         create=False, exclusive=False, owners=False, mode=0)
+         create=False, exclusive=False, owners=False, mode=0, readonly=False)
 
     name is a POSIX shared-memory name ('ports' or '/ports'); with name
     None, path names a regular file that backs the pool; with both None the
@@ -203,6 +220,12 @@ class Pool:
     each ID); exclusive=True with create fails with PoolExistsError if it
     exists. When it exists, capacity and base 0 accept the pool's and
     other values must equal them (else InvalidArgumentError).
+
+    readonly=True opens an existing pool read-only (O_RDONLY, a read-only
+    mapping), for a user who may read it but not write it: test, next,
+    iteration, stat, range and owner work; every method that would write
+    raises ReadOnlyError (a PermissionError) and changes nothing. With
+    create or exclusive, or for a private pool: InvalidArgumentError.
 
     A Pool is a context manager (close() at the end of the with block). Its
     methods may be called from several threads at once, but not after or
@@ -213,9 +236,11 @@ class Pool:
     __slots__ = ('_h', '_pid', '__weakref__')
 
     def __init__(self, name=None, capacity=0, base=0, *, path=None, policy=LOWEST,
-                 create=False, exclusive=False, owners=False, mode=0):
+                 create=False, exclusive=False, owners=False, mode=0, readonly=False):
         self._h = None
         flags = (_CREATE if create else 0) | (_EXCL if exclusive else 0) | (_OWNERS if owners else 0)
+        if readonly:
+            flags |= _RDONLY
         cpath = _lib.cbuf(path)
         o = _lib.new('struct numballoc_opts *')
         o[0].capacity, o[0].base, o[0].path = capacity, base, cpath
@@ -347,8 +372,8 @@ class Pool:
 
     def __iter__(self):
         """The allocated IDs in increasing order, read as the iteration goes."""
-        st = self.stat()
-        i, end = st.base, st.base + st.capacity
+        i, capacity = self.range()
+        end = i + capacity
         while i < end:
             i = self.next(i)
             if i is None:
@@ -398,6 +423,57 @@ class Pool:
         if r < 0:
             raise _error(r, 'free_owner')
         return p[0]
+
+    def range(self):
+        """(base, capacity): the first ID and the number of IDs, from the
+        header read at open (numballoc_range(3)); no word is read, so it
+        costs the same on any pool, unlike stat(). The pool holds
+        range(base, base + capacity)."""
+        b = _lib.new('uint64_t *')
+        c = _lib.new('uint64_t *')
+        r = _lib.lib.numballoc_range(self._handle('range'), b, c)
+        if r < 0:
+            raise _error(r, 'range')
+        return b[0], c[0]
+
+    def chown(self, id, pid):
+        """Hand the allocated id on to the running process pid
+        (numballoc_chown(3)): its record names pid from now on and the ID
+        stays held while pid lives; reclaim() releases it once pid has
+        died. One compare-and-swap: the ID is never free in between.
+        NotAllocatedError if id is not allocated, NoSuchProcessError if pid
+        is not running, InvalidArgumentError for pid <= 0 or an id outside
+        the pool, OwnersNotSupportedError on a pool without owners,
+        ReadOnlyError on a read-only Pool; on error nothing changed."""
+        r = _lib.lib.numballoc_chown(self._handle('chown'), id, pid)
+        if r < 0:
+            raise _error(r, 'chown')
+
+    def reclaim_ids(self):
+        """reclaim() that names what it released: a list of (id, pid)
+        pairs, each ID whose holder pid no longer exists, in increasing
+        order of ID within each batch of the library's calls
+        (numballoc_reclaim_ids(3)). Never releases an ID of a live holder;
+        when several processes reclaim at once each ID is named by one of
+        them only. OwnersNotSupportedError on a pool without owners,
+        ReadOnlyError on a read-only Pool. If a later batch fails, the
+        exception's .reclaimed holds the pairs already released."""
+        h = self._handle('reclaim_ids')
+        size = _RECLAIM_BATCH
+        ids = _lib.array('uint64_t', size)
+        pids = _lib.array('int', size)
+        n = _lib.new('size_t *')
+        out = []
+        while True:
+            r = _lib.lib.numballoc_reclaim_ids(h, ids, pids, size, n)
+            if r < 0:
+                e = _error(r, 'reclaim_ids')
+                e.reclaimed = out
+                raise e
+            k = n[0]
+            out.extend((ids[i], pids[i]) for i in range(k))
+            if k < size:
+                return out
 
     def __repr__(self):
         """<numballoc.Pool open> or <numballoc.Pool closed>."""
