@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "bitmap.h"
 #include "idpool.h"
 #include "numballoc.h"
@@ -105,6 +106,7 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 				    struct numballoc **poolp)
 {
 	static const struct numballoc_opts none;
+	const struct nb_backend *be;
 	struct nb_layout want;
 	struct numballoc *p;
 	int r;
@@ -116,6 +118,9 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 	r = opts_check(opts);
 	if (r < 0)
 		return r;
+	be = nb_backend_find(name, &r);	/* a URL: the pool lives there */
+	if (be || r < 0)
+		return be ? nb_be_open(be, name, opts, poolp) : r;
 	if (name && opts->path)
 		return -EINVAL;
 	memset(&want, 0, sizeof(want));
@@ -151,6 +156,8 @@ NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 {
 	if (!pool)
 		return 0;
+	if (pool->be)
+		return nb_be_close(pool);
 	nb_segment_close(&pool->seg);
 	free(pool);
 	return 0;
@@ -158,6 +165,12 @@ NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 
 NUMBALLOC_EXPORT int numballoc_unlink(const char *name)
 {
+	const struct nb_backend *be;
+	int r;
+
+	be = nb_backend_find(name, &r);
+	if (be || r < 0)
+		return be ? be->unlink(name) : r;
 	return nb_segment_unlink(name);
 }
 
@@ -329,6 +342,8 @@ static inline __attribute__((always_inline)) int alloc_range(struct numballoc *p
 {
 	uint64_t bit;
 
+	if (__builtin_expect(pool->be != NULL, 0))
+		return nb_be_alloc(pool, lo, hi, id);
 	if (claim_fast(pool, lo, hi, &bit, 0)) {
 		*id = pool->base + bit;
 		return 0;
@@ -369,6 +384,8 @@ NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
+	if (pool->be)
+		return nb_be_alloc_bit(pool, bit);
 	if (pool->owners)
 		return nb_owners_claim_bit(pool, bit);
 	return nb_bitmap_claim_bit(&pool->bm, bit);
@@ -389,6 +406,8 @@ NUMBALLOC_EXPORT int numballoc_alloc_block(struct numballoc *pool, uint64_t coun
 
 	if (!pool || !first || count == 0 || count > pool->capacity || (align & (align - 1)))
 		return -EINVAL;
+	if (pool->be)
+		return nb_be_alloc_run(pool, count, align, first);
 	r = claim_block(pool, count, align, &bit);
 	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
 		r = claim_block(pool, count, align, &bit);
@@ -408,6 +427,8 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
+	if (__builtin_expect(pool->be != NULL, 0))
+		return nb_be_release(pool, bit, 1);
 	/* before the release, which then ends the call (a free of an ID not held moves it too) */
 	policy_freed(pool, bit);
 	if (!pool->owners)	/* the common case, one call shorter */
@@ -427,6 +448,8 @@ NUMBALLOC_EXPORT int numballoc_free_block(struct numballoc *pool, uint64_t first
 		return r;
 	if (count > pool->capacity - bit)
 		return -EINVAL;
+	if (pool->be)
+		return nb_be_release(pool, bit, count);
 	return nb_owners_release(pool, bit, count);
 }
 
@@ -440,6 +463,8 @@ NUMBALLOC_EXPORT int numballoc_test(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
+	if (pool->be)
+		return nb_be_test(pool, bit);
 	return nb_bitmap_test(&pool->bm, bit);
 }
 
@@ -453,6 +478,8 @@ NUMBALLOC_EXPORT int numballoc_next(struct numballoc *pool, uint64_t from, uint6
 		from = pool->base;
 	if (from - pool->base >= pool->capacity)
 		return -ENOENT;
+	if (pool->be)
+		return nb_be_next(pool, from - pool->base, id);
 	bit = nb_bitmap_next_set(&pool->bm, from - pool->base);
 	if (bit == NB_NONE)
 		return -ENOENT;
@@ -464,6 +491,8 @@ NUMBALLOC_EXPORT int numballoc_stat(struct numballoc *pool, struct numballoc_sta
 {
 	if (!pool || !st)
 		return -EINVAL;
+	if (pool->be)
+		return nb_be_stat(pool, st);
 	memset(st, 0, sizeof(*st));
 	st->capacity = pool->capacity;
 	st->base = pool->base;

@@ -57,6 +57,8 @@ enum {
 	OPT_ALIGN,
 	OPT_OWNERS,
 	OPT_OWNER,
+	OPT_HOLDER,	/* Redis leases (issue 17) */
+	OPT_TTL,
 };
 
 /* The range of IDs of a pool: [base, base + capacity - 1]. */
@@ -82,6 +84,9 @@ struct ctx {
 	int owners;		/* create --owners */
 	pid_t owner;		/* --owner PID (allocate, list), when have_owner */
 	int have_owner;
+	const char *holder;	/* --holder NAME with --ttl MS: a lease (a pool in Redis) */
+	uint64_t ttl;
+	int have_ttl;
 	/* free: the IDs, or FIRST and COUNT with --block */
 	uint64_t *ids;		/* nids parsed IDs, owned */
 	size_t nids;
@@ -260,6 +265,8 @@ static int check_name(const char *name)
 	const char *n = name[0] == '/' ? name + 1 : name;
 	size_t len = strlen(n);
 
+	if (strstr(name, "://"))	/* a URL (redis://...): the library checks it */
+		return EXIT_OK;
 	if (len == 0 || len > NUMBALLOC_NAME_MAX || strchr(n, '/') || !strcmp(n, ".") ||
 	    !strcmp(n, ".."))
 		return usage_fail("--pool",
@@ -324,6 +331,12 @@ static int cmd_option(struct ctx *c, int opt, const char *arg)
 	case 'f':
 		c->force = 1;
 		return EXIT_OK;
+	case OPT_HOLDER:
+		c->holder = arg;
+		return EXIT_OK;
+	case OPT_TTL:
+		c->have_ttl = 1;
+		return number("--ttl", arg, &c->ttl);
 	default:
 		return EXIT_USAGE;	/* getopt_long has said why */
 	}
@@ -345,6 +358,14 @@ static const struct option allocate_opts[] = {
 	{ "block", required_argument, NULL, OPT_BLOCK },
 	{ "align", required_argument, NULL, OPT_ALIGN },
 	{ "owner", required_argument, NULL, OPT_OWNER },
+	{ "holder", required_argument, NULL, OPT_HOLDER },
+	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option renew_opts[] = {
+	{ "holder", required_argument, NULL, OPT_HOLDER },
+	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -377,8 +398,16 @@ static const struct option no_opts[] = {
 
 static const char *pool_what(const struct ctx *c, char *buf, size_t len)
 {
+	/* a password in a URL (scheme://user:password@host/...) is not printed */
+	const char *auth = c->name && strstr(c->name, "://") ? strstr(c->name, "://") + 3 : NULL;
+	size_t n = auth ? strcspn(auth, "/") : 0;
+	const char *at = auth ? memchr(auth, '@', n) : NULL;
+	const char *pw = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+
 	if (c->path)
 		snprintf(buf, len, "file %s", c->path);
+	else if (pw)
+		snprintf(buf, len, "pool %.*s:***%s", (int)(pw - c->name), c->name, at);
 	else
 		snprintf(buf, len, "pool %s", c->name);
 	return buf;
@@ -556,7 +585,49 @@ static int allocate_check(struct ctx *c)
 		return usage_fail("--block", "must be at least 1");
 	if (c->have_align && (c->align & (c->align - 1)))
 		return usage_fail("--align", "must be a power of two");
+	if (!!c->holder != c->have_ttl)
+		return usage_fail(c->holder ? "--holder" : "--ttl",
+				  "--holder NAME and --ttl MS go together");
+	if (c->have_ttl && c->ttl == 0)
+		return usage_fail("--ttl", "must be at least 1 (milliseconds)");
 	return no_args(c);
+}
+
+/* Lease what this run allocates, or renew, for --holder --ttl: an exit status. */
+static int set_holder(struct ctx *c)
+{
+	int r = numballoc_set_holder(c->pool, c->holder, c->ttl);
+
+	if (r == -EOPNOTSUPP)
+		return fail(EXIT_RUNTIME, "--holder", "leases are kept by pools in Redis only");
+	if (r < 0)
+		return fail(EXIT_USAGE, "--holder",
+			    "a holder is 1 to 200 characters without blanks, --ttl at most 2^40");
+	return EXIT_OK;
+}
+
+static int renew_check(struct ctx *c)
+{
+	if (!c->holder || !c->have_ttl)
+		return usage_fail("renew", "expected --holder NAME --ttl MS");
+	if (c->ttl == 0)
+		return usage_fail("--ttl", "must be at least 1 (milliseconds)");
+	return no_args(c);
+}
+
+/* Renew the holder's lease on everything it holds; print how many IDs that is. */
+static int renew_run(struct ctx *c)
+{
+	uint64_t n;
+	int r = set_holder(c);
+
+	if (r)
+		return r;
+	r = numballoc_renew(c->pool, &n);
+	if (r < 0)
+		return lib_fail(r, "renew");
+	printf("%" PRIu64 "\n", n);
+	return EXIT_OK;
 }
 
 static int allocate_validate(struct ctx *c)
@@ -643,6 +714,11 @@ static int allocate_run(struct ctx *c)
 		if (r)
 			return r;
 	}
+	if (c->holder) {
+		r = set_holder(c);
+		if (r)
+			return r;
+	}
 	if (c->have_owner) {
 		r = numballoc_set_owner(c->pool, c->owner);
 		if (r == -EOPNOTSUPP)
@@ -651,7 +727,7 @@ static int allocate_run(struct ctx *c)
 		snprintf(what, sizeof(what), "--owner %ld", (long)c->owner);
 		if (r < 0)
 			return lib_fail(r, what);
-	} else if (numballoc_set_owner(c->pool, getpid()) == 0) {
+	} else if (!c->holder && numballoc_set_owner(c->pool, getpid()) == 0) {
 		/* The tool exits at once: it cannot be the holder of what it hands out. */
 		return fail(EXIT_USAGE, "allocate",
 			    "the pool records owners: name the holder with --owner PID (a script: --owner $$)");
@@ -1214,7 +1290,7 @@ static const struct cmd cmds[] = {
 	{ "allocate", "n:", allocate_opts, allocate_check, allocate_validate, allocate_run,
 	  CMD_POOL | CMD_AUTOCREATE,
 	  "[-n|--count K] [--in MIN-MAX] [--id N] [--block COUNT [--align A]]"
-	  " [--owner PID]" },
+	  " [--owner PID] [--holder NAME --ttl MS]" },
 	{ "free", "", free_opts, free_check, free_validate, free_run, CMD_POOL,
 	  "ID... | --block FIRST COUNT | -" },
 	{ "test", "", no_opts, test_check, test_validate, test_run,
@@ -1227,6 +1303,8 @@ static const struct cmd cmds[] = {
 	{ "destroy", "f", destroy_opts, no_args, validate_none, destroy_run, 0,
 	  "[-f|--force]" },
 	{ "reclaim", "", no_opts, no_args, validate_none, reclaim_run, CMD_POOL, "" },
+	{ "renew", "", renew_opts, renew_check, validate_none, renew_run, CMD_POOL,
+	  "--holder NAME --ttl MS" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -1240,7 +1318,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %s%*s%s\n", cmds[i].name,
 			*cmds[i].usage ? 10 - (int)strlen(cmds[i].name) : 0, "", cmds[i].usage);
 	fprintf(f, "\n"
-		"The pool is --pool NAME, else $NUMBALLOC_POOL, else \"%s\" (in /dev/shm);\n"
+		"The pool is --pool NAME, else $NUMBALLOC_POOL, else \"%s\" (in /dev/shm),\n"
+		"or a URL redis://[USER[:PASSWORD]@]HOST[:PORT]/POOL[?db=N] (see numballoc_redis(7));\n"
 		"--file PATH uses a regular file instead. allocate creates a missing pool\n"
 		"with capacity %" PRIu64 " and base %" PRIu64 ". Numbers are decimal or 0x hex.\n"
 		"Exit status: 0 success, 1 runtime error, 2 usage error, 3 pool exhausted,\n"
