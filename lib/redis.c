@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * redis.c - an ID pool in Redis: the second home behind backend.h, for
- * pools that span hosts. Every operation is one run of the script in
- * redis.lua (EVALSHA, or EVAL once when the server has forgotten it), so it
- * is one atomic step on the server and one round trip: this file never
- * reads a value to write it back.
+ * pools that span hosts. Every operation is one FCALL of the Redis 7
+ * function in redis.lua (loaded with FUNCTION LOAD the first time a server
+ * says it does not have it), so it is one atomic step on the server and
+ * one round trip: this file never reads a value to write it back.
  *
  * The URL: redis://[USER[:PASSWORD]@]HOST[:PORT]/POOL[?OPTION&...], %XX
  * escapes allowed in USER, PASSWORD and POOL, and the options
@@ -80,7 +80,6 @@ struct rp {
 	pthread_mutex_t lock;	/* one request at a time on the connection */
 	struct url u;
 	redisContext *rc;	/* NULL after an I/O error: reconnected on the next call */
-	char sha[41];		/* the script's SHA1 on the server */
 	char *keys[NKEYS];	/* the pool's keys; K_REQ has this handle's token */
 	char gen[17];		/* the pool's generation, from open */
 	uint64_t seq;		/* the last changing request's number */
@@ -279,7 +278,8 @@ static int io_error(const redisContext *c, int saved_errno)
 static int reply_error(const char *s)
 {
 	if (!strncmp(s, "NOAUTH", 6) || !strncmp(s, "WRONGPASS", 9) || !strncmp(s, "NOPERM", 6) ||
-	    strstr(s, "invalid password") || strstr(s, "invalid username"))
+	    strstr(s, "invalid password") || strstr(s, "invalid username") ||
+	    strstr(s, "unauthenticated"))	/* Redis 7 refuses long requests before AUTH */
 		return -EACCES;
 	if (strstr(s, "WRONGTYPE"))
 		return -NUMBALLOC_EKIND;
@@ -318,7 +318,7 @@ static int command(redisContext *c, int argc, const char **argv, const size_t *l
 
 static int simple(redisContext *c, int argc, const char **argv)
 {
-	redisReply *r;
+	redisReply *r = NULL;
 	int e = command(c, argc, argv, NULL, &r);
 
 	if (e == 0)
@@ -333,13 +333,12 @@ static void disconnect(struct rp *p)
 	p->rc = NULL;
 }
 
-/* Connect, AUTH, SELECT and load the script: 0 or a negative errno, nothing kept on error. */
+/* Connect, AUTH and SELECT: 0 or a negative errno, nothing kept on error. */
 static int connect_rp(struct rp *p)
 {
 	struct timeval tv = { p->u.timeout_ms / 1000, (p->u.timeout_ms % 1000) * 1000 };
 	char db[16];
 	const char *argv[3];
-	redisReply *r;
 	int e;
 
 	errno = 0;
@@ -374,19 +373,6 @@ static int connect_rp(struct rp *p)
 		if (e < 0)
 			goto fail;
 	}
-	argv[0] = "SCRIPT";
-	argv[1] = "LOAD";
-	argv[2] = script;
-	e = command(p->rc, 3, argv, NULL, &r);
-	if (e < 0)
-		goto fail;
-	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
-		freeReplyObject(r);
-		e = -EIO;
-		goto fail;
-	}
-	memcpy(p->sha, r->str, 41);
-	freeReplyObject(r);
 	return 0;
 fail:
 	disconnect(p);
@@ -451,10 +437,18 @@ static int reply_u64(const redisReply *r, size_t i, uint64_t *v)
 	return errno || *end ? -EIO : 0;
 }
 
+/* Load the function library (again: REPLACE), for a server that lacks it. */
+static int load_library(struct rp *p)
+{
+	const char *argv[4] = { "FUNCTION", "LOAD", "REPLACE", script };
+
+	return simple(p->rc, 4, argv);
+}
+
 /*
- * Send Q once on the connection: EVALSHA (EVAL when the server has lost
- * the script), then WAIT when it changes and wait is set, pipelined, so
- * both go in one write. 0 and *OUT; -ETIMEDOUT when WAIT fell short (the
+ * Send Q once on the connection: FCALL (after FUNCTION LOAD when the
+ * server does not have the function), then WAIT when it changes and wait
+ * is set, pipelined, so both go in one write. 0 and *OUT; -ETIMEDOUT when WAIT fell short (the
  * reply is in *OUT all the same); else a negative errno.
  */
 static int send_once(struct rp *p, const struct req *q, const char *seq, redisReply **out,
@@ -462,7 +456,7 @@ static int send_once(struct rp *p, const struct req *q, const char *seq, redisRe
 {
 	const char *argv[MAXARGS];
 	char ttl[24], wn[16], wms[16];
-	int argc = 0, i, e, wait = q->changes && p->u.wait;
+	int argc = 0, i, e, wait = q->changes && p->u.wait, loaded = 0;
 	redisReply *r = NULL, *w = NULL;
 
 	*io = 0;
@@ -474,8 +468,8 @@ static int send_once(struct rp *p, const struct req *q, const char *seq, redisRe
 		}
 	}
 	snprintf(ttl, sizeof(ttl), "%" PRIu64, p->ttl_ms);
-	argv[argc++] = "EVALSHA";
-	argv[argc++] = p->sha;
+	argv[argc++] = "FCALL";
+	argv[argc++] = "numballoc_1";
 	argv[argc++] = "6";
 	for (i = 0; i < NKEYS; i++)
 		argv[argc++] = p->keys[i];
@@ -505,15 +499,17 @@ static int send_once(struct rp *p, const struct req *q, const char *seq, redisRe
 			*io = 1;
 			return e;
 		}
-		if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8) &&
-		    argv[0][4]) {
-			/* a restarted server: EVAL loads the script again */
+		if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "Function not found") &&
+		    !loaded) {
+			/* a new server, or one that lost it: load, and the same call again */
 			freeReplyObject(r);
 			if (w)
 				freeReplyObject(w);
 			r = w = NULL;
-			argv[0] = "EVAL";
-			argv[1] = script;
+			loaded = 1;
+			e = load_library(p);
+			if (e < 0)
+				return e;
 			continue;
 		}
 		break;

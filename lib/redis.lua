@@ -1,8 +1,11 @@
+#!lua name=numballoc_1
 -- SPDX-License-Identifier: MIT
--- redis.lua - one numballoc ID pool in Redis. Every operation of lib/redis.c
--- is one run of this script (EVALSHA), which Redis runs atomically: no
--- other command runs between its first call and its last, and with
--- appendfsync always its writes reach the AOF before the reply.
+-- redis.lua - one numballoc ID pool in Redis: a Redis 7 function library.
+-- Every operation of lib/redis.c is one FCALL of numballoc_1, which Redis
+-- runs atomically: no other command runs between its first call and its
+-- last, and with appendfsync always its writes reach the AOF before the
+-- reply. The library is loaded once (FUNCTION LOAD, kept in the AOF and
+-- in snapshots), so a call runs no more than the operation.
 --
 -- Keys of pool P, all in one hash slot ({P}):
 --   nb:{P}:meta     hash: magic, version, capacity, base (decimal text),
@@ -23,9 +26,10 @@
 --                   request, so that a request sent again after a lost
 --                   reply is answered from the record, not done twice
 --
--- Every run first checks the types of the keys (before any write: Redis
--- does not undo a script's writes when a later call fails), then releases
--- what expired holders held, then does its operation.
+-- Every run first reads each key once, which fails with WRONGTYPE on a key
+-- of another type before anything is written (Redis does not undo a
+-- function's writes when a later call fails), then releases what expired
+-- holders held, then does its operation.
 --
 -- KEYS: meta, bits, full, leases, exp, req
 -- ARGV: op, gen, seq ("" for none), holder ("" for none), ttl ms, args...
@@ -33,13 +37,10 @@
 
 local CH = 4096
 local MAGIC = 'numballoc-ids'
-local KM, KB, KF, KL, KE, KR = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local op, gen, seq, holder = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local ttl = tonumber(ARGV[5]) or 0
-local HP = string.sub(KM, 1, -5) .. 'h:'
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local cap, meta
+-- The call's keys and arguments, set by numballoc() for the helpers below.
+local KEYS, ARGV
+local KM, KB, KF, KL, KE, KR, op, gen, seq, holder, ttl, HP, now, cap, meta
+local no_leases	-- the pool has no lease at all: a free need not look
 
 local function typeok(k, want)
 	local ty = redis.call('TYPE', k)['ok']
@@ -316,7 +317,9 @@ local function do_op()
 			return { 'ENOENT' }
 		end
 		mark(a1, e, 0)
-		unlease(a1, e)
+		if not no_leases then
+			unlease(a1, e)
+		end
 		return { 'OK' }
 	elseif op == 'test' then
 		return { 'OK', redis.call('GETBIT', KB, a1) }
@@ -357,22 +360,31 @@ local function do_op()
 	return { 'EINVAL' }
 end
 
-if not types_ok() then
-	return { 'EKIND' }
-end
-if op == 'open' then
-	return do_open()
-elseif op == 'unlink' then
-	return do_unlink()
-end
-meta = redis.call('HMGET', KM, 'magic', 'policy', 'cursor', 'capacity', 'gen')
-if meta[1] ~= MAGIC or meta[5] ~= gen then
-	return { 'ESTALE' }
-end
-cap = tonumber(meta[4])
-if seq ~= '' then
+local function numballoc(keys, args)
+	KEYS, ARGV = keys, args
+	KM, KB, KF, KL, KE, KR = keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
+	op, gen, seq, holder = args[1], args[2], args[3], args[4]
+	ttl = tonumber(args[5]) or 0
+	HP = string.sub(KM, 1, -5) .. 'h:'
+	local t = redis.call('TIME')
+	now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	if op == 'open' or op == 'unlink' then
+		if not types_ok() then
+			return { 'EKIND' }
+		end
+		return op == 'open' and do_open() or do_unlink()
+	end
+	-- each key read once: a key of another type fails here, before any write
+	meta = redis.call('HMGET', KM, 'magic', 'policy', 'cursor', 'capacity', 'gen')
+	if meta[1] ~= MAGIC or meta[5] ~= gen then
+		return { 'ESTALE' }
+	end
+	cap = tonumber(meta[4])
+	redis.call('STRLEN', KB)
+	redis.call('STRLEN', KF)
+	local nleases = redis.call('ZCARD', KL)
 	local r = redis.call('GET', KR)
-	if r then
+	if r and seq ~= '' then
 		local s, rest = string.match(r, '^(%d+) (.*)$')
 		if s == seq then
 			local out = {}
@@ -382,19 +394,22 @@ if seq ~= '' then
 			return out
 		end
 	end
-end
-local reclaimed = expire()
-local reply
-if op == 'reclaim' then
-	reply = { 'OK', reclaimed }
-else
-	reply = do_op()
-end
-if seq ~= '' then
-	local parts = {}
-	for i = 1, #reply do
-		parts[i] = tostring(reply[i])
+	local reclaimed = expire()	-- reads KE first
+	local reply
+	if op == 'reclaim' then
+		reply = { 'OK', reclaimed }
+	else
+		no_leases = nleases == 0 and reclaimed == 0
+		reply = do_op()
 	end
-	redis.call('SET', KR, seq .. ' ' .. table.concat(parts, ' '), 'PX', 600000)
+	if seq ~= '' then
+		local parts = {}
+		for i = 1, #reply do
+			parts[i] = tostring(reply[i])
+		end
+		redis.call('SET', KR, seq .. ' ' .. table.concat(parts, ' '), 'PX', 600000)
+	end
+	return reply
 end
-return reply
+
+redis.register_function('numballoc_1', numballoc)
