@@ -18,6 +18,7 @@
 static const struct nb_backend *const nb_backends[] = {
 #ifdef HAVE_REDIS
 	&nb_backend_redis,
+	&nb_backend_lease,
 #endif
 	NULL,
 };

@@ -64,6 +64,11 @@ struct nb_backend {
 	int (*reclaim)(void *ctx, uint64_t *count);
 	/* The holder of BIT into BUF (SIZE bytes, NUL-terminated): -ENOENT if none. */
 	int (*holder_of)(void *ctx, uint64_t bit, char *buf, size_t size);
+	/*
+	 * The runs the handle's holder holds, as FIRST, COUNT pairs: the first
+	 * MAX pairs in RUNS (2 * MAX numbers), their number in *N.
+	 */
+	int (*holdings)(void *ctx, uint64_t *runs, size_t max, size_t *n);
 };
 
 /*
@@ -75,6 +80,7 @@ const struct nb_backend *nb_backend_find(const char *name, int *err);
 
 #ifdef HAVE_REDIS
 extern const struct nb_backend nb_backend_redis;
+extern const struct nb_backend nb_backend_lease;	/* lease.c: leased ranges */
 #endif
 
 #endif /* NB_BACKEND_H */

@@ -58,9 +58,13 @@ static int ids_layout(struct nb_layout *l)
 static int ids_init(void *base, const struct nb_header *h, void *arg)
 {
 	struct nb_bitmap bm;
+	uint64_t first;
 
 	ids_attach(&bm, (char *)base + h->area_off[0], h->capacity);
 	nb_bitmap_init(&bm);
+	/* nb_ids_open(full): every ID held before any process can see the pool */
+	if (arg)
+		return nb_bitmap_claim_run(&bm, h->capacity, 1, 0, h->capacity - 1, 0, &first);
 	return 0;
 }
 
@@ -105,6 +109,13 @@ static void prefault(const struct numballoc *p)
 NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opts *opts,
 				    struct numballoc **poolp)
 {
+	return nb_ids_open(name, opts, poolp, 0);
+}
+
+/* numballoc_open(); FULL: a pool this call creates starts with every ID allocated. */
+int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numballoc **poolp,
+		int full)
+{
 	static const struct numballoc_opts none;
 	const struct nb_backend *be;
 	struct nb_layout want;
@@ -135,7 +146,7 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 	/* A private pool is always new: it has no name to be found by. */
 	r = nb_segment_open(&p->seg, name, opts->path,
 			    name || opts->path ? opts->flags : NUMBALLOC_CREATE, opts->mode, &want,
-			    ids_layout, ids_init, NULL);
+			    ids_layout, ids_init, full ? (void *)&hint_keys : NULL);
 	if (r < 0) {
 		free(p);
 		return r;

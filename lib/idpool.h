@@ -44,6 +44,9 @@ int nb_be_test(struct numballoc *p, uint64_t bit);
 int nb_be_next(struct numballoc *p, uint64_t from, uint64_t *id);
 int nb_be_stat(struct numballoc *p, struct numballoc_stat *st);
 int nb_be_reclaim(struct numballoc *p, uint64_t *count);
+/* idpool.c: numballoc_open(); FULL: a pool it creates starts with every ID allocated. */
+int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numballoc **poolp,
+		int full);
 
 /* owners.c: who holds what. Without NUMBALLOC_OWNERS they only pass through. */
 int nb_owners_layout(struct nb_layout *l);

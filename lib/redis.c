@@ -969,6 +969,30 @@ static int redis_holder_of(void *ctx, uint64_t bit, char *buf, size_t size)
 	return 0;
 }
 
+static int redis_holdings(void *ctx, uint64_t *runs, size_t max, size_t *n)
+{
+	struct req q = { .op = "holdings" };
+	struct rp *p = ctx;
+	redisReply *r = NULL;
+	size_t i, k;
+	int e;
+
+	if (!p->holder[0])
+		return -EINVAL;
+	e = query(p, &q, NULL, &r);
+	if (e < 0)
+		return e;
+	k = (r->elements - 1) / 2;
+	for (i = 0; i < k && i < max && e == 0; i++) {
+		e = reply_u64(r, 1 + 2 * i, &runs[2 * i]);
+		if (e == 0)
+			e = reply_u64(r, 2 + 2 * i, &runs[2 * i + 1]);
+	}
+	freeReplyObject(r);
+	*n = k;
+	return e;
+}
+
 const struct nb_backend nb_backend_redis = {
 	.scheme = "redis",
 	.open = redis_open,
@@ -986,4 +1010,5 @@ const struct nb_backend nb_backend_redis = {
 	.renew = redis_renew,
 	.reclaim = redis_reclaim,
 	.holder_of = redis_holder_of,
+	.holdings = redis_holdings,
 };

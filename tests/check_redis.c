@@ -325,6 +325,100 @@ START_TEST(test_lease_on_shm)
 }
 END_TEST
 
+/* ------------------------------------------------------------ leased ranges */
+
+static const char *lease_url(const char *cluster, const char *local, const char *holder,
+			     unsigned int ttl)
+{
+	static char buf[4][600];
+	static unsigned int k;
+	char *b = buf[k++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "lease+redis://127.0.0.1:%d/%s?local=%s&holder=%s&ttl=%u"
+		 "&block=64", server.port, cluster, local, holder, ttl);
+	return b;
+}
+
+#define LCAP 1024
+
+/*
+ * Two hosts lease blocks of one cluster pool into local pools. Host A has
+ * two processes on one local pool, which renew while they live; host B
+ * allocates beside them and never gets an ID that A holds. A's processes
+ * are killed (SIGKILL): its blocks come back when its lease ends, and B
+ * then gets every ID of the pool: none lost, none held twice.
+ */
+START_TEST(test_leased_ranges_killed_host)
+{
+	const char *cname = tu_name("lc"), *la = tu_name("la"), *lb = tu_name("lb");
+	struct numballoc *c = rpool(&server, cname, LCAP, 5000, NUMBALLOC_LOWEST), *b = NULL;
+	unsigned char *owner = tu_shared(LCAP);	/* 1, 2: A's processes; 3: B */
+	int *ready = tu_shared(sizeof(int)), *bad = tu_shared(sizeof(int));
+	uint64_t id, got = 0, i;
+	pid_t a[2];
+	int k, r;
+
+	for (k = 0; k < 2; k++) {
+		a[k] = fork();
+		ck_assert_int_ge(a[k], 0);
+		if (a[k] == 0) {
+			struct numballoc *q = NULL;
+			int n;
+
+			if (numballoc_open(lease_url(cname, la, "host-a", 1000), NULL, &q))
+				_exit(1);
+			for (n = 0; n < 100; n++) {
+				if (numballoc_alloc(q, &id) ||
+				    __atomic_exchange_n(&owner[id - 5000], (unsigned char)(k + 1),
+							__ATOMIC_SEQ_CST))
+					*bad = 1;
+			}
+			__atomic_add_fetch(ready, 1, __ATOMIC_SEQ_CST);
+			for (;;) {	/* a live host renews its lease */
+				msleep(100);
+				numballoc_renew(q, NULL);
+			}
+		}
+	}
+	while (__atomic_load_n(ready, __ATOMIC_SEQ_CST) < 2 && !*bad)
+		msleep(5);
+	ck_assert_int_eq(*bad, 0);
+	ck_assert_int_eq(numballoc_open(lease_url(cname, lb, "host-b", 1000), NULL, &b), 0);
+	/* B takes what is left (A holds 200 IDs in its blocks, and their spare) */
+	while ((r = numballoc_alloc(b, &id)) == 0) {
+		ck_assert_int_eq(__atomic_exchange_n(&owner[id - 5000], 3, __ATOMIC_SEQ_CST), 0);
+		got++;
+	}
+	ck_assert_int_eq(r, -ENOSPC);
+	ck_assert_uint_le(got, LCAP - 200);
+	for (k = 0; k < 2; k++) {
+		kill(a[k], SIGKILL);
+		waitpid(a[k], NULL, 0);
+	}
+	/* A's lease ends a second after its last renew; B's allocations then find its IDs */
+	for (i = 0; i < 2000 && got < LCAP; i++) {
+		r = numballoc_alloc(b, &id);
+		if (r == -ENOSPC) {
+			msleep(10);
+			continue;
+		}
+		ck_assert_int_eq(r, 0);
+		ck_assert_int_ne(owner[id - 5000], 3);
+		owner[id - 5000] = 3;
+		got++;
+	}
+	ck_assert_uint_eq(got, LCAP);
+	ck_assert_uint_eq(used(c), LCAP);
+	/* B frees into its local pool; what it gives back idle returns to the cluster */
+	for (i = 0; i < LCAP; i++)
+		ck_assert_int_eq(numballoc_free(b, 5000 + i), 0);
+	ck_assert_int_eq(numballoc_renew(b, NULL), 0);
+	ck_assert_uint_eq(used(c), 64);	/* one block kept */
+	numballoc_close(b);
+	numballoc_close(c);
+}
+END_TEST
+
 /* ------------------------------------------------------------ failures */
 
 START_TEST(test_refused_and_bad_urls)
@@ -573,6 +667,10 @@ static Suite *redis_suite(void)
 	tcase_add_test(tc, test_lease_renew_and_split);
 	tcase_add_test(tc, test_lease_reclaim);
 	tcase_add_test(tc, test_lease_on_shm);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lease");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_leased_ranges_killed_host);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("failures");
 	tcase_set_timeout(tc, 120);
