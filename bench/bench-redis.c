@@ -220,6 +220,74 @@ static void *cas_worker(void *arg)
 	return NULL;
 }
 
+static double median(double *v, int n);
+
+/* ------------------------------------------------------------ leased ranges */
+
+/* CPU ns per alloc+free pair on P, one thread, holding 8 IDs (the oldest freed). */
+static double local_pairs(struct numballoc *p, uint64_t n)
+{
+	uint64_t held[HOLD], id, i, t0;
+	int k;
+
+	for (k = 0; k < HOLD; k++)
+		if (numballoc_alloc(p, &held[k]))
+			return 0;
+	t0 = cpu_ns();
+	for (i = 0; i < n; i++) {
+		if (numballoc_free(p, held[i % HOLD]) || numballoc_alloc(p, &id))
+			return 0;
+		held[i % HOLD] = id;
+	}
+	t0 = cpu_ns() - t0;
+	for (k = 0; k < HOLD; k++)
+		numballoc_free(p, held[k]);
+	return (double)t0 / (double)n;
+}
+
+/*
+ * Pairs from a leased range (lease+redis://: a local shm pool fed with
+ * blocks of the cluster's IDs) beside a plain shm pool of the same size.
+ */
+static void bench_leased(int repeat, uint64_t n)
+{
+	struct numballoc_opts o = { .capacity = CAP, .flags = NUMBALLOC_CREATE };
+	char url[600], plain[64], local[64];
+	struct numballoc *lp, *pp;
+	double a[9], b[9];
+	int k;
+
+	snprintf(plain, sizeof(plain), "bench-plain-%ld", (long)getpid());
+	snprintf(local, sizeof(local), "bench-local-%ld", (long)getpid());
+	snprintf(url, sizeof(url),
+		 "lease+%s/bench-cluster-%ld?local=%s&holder=bench-host&ttl=30000&block=1024",
+		 base_url, (long)getpid(), local);
+	if (numballoc_open(url, &o, &lp) || numballoc_open(plain, &o, &pp)) {
+		fprintf(stderr, "bench-redis: cannot open the leased or the plain pool\n");
+		exit(1);
+	}
+	for (k = 0; k < repeat; k++) {
+		a[k] = local_pairs(lp, n);
+		b[k] = local_pairs(pp, n);
+		if (!a[k] || !b[k]) {
+			fprintf(stderr, "bench-redis: a pair failed\n");
+			exit(1);
+		}
+	}
+	printf("\nalloc+free pairs, one thread, %" PRIu64 " pairs x %d, CPU ns per pair (median):\n"
+	       "  leased range (lease+redis://, blocks of 1024)  %8.1f\n"
+	       "  plain shared-memory pool                       %8.1f\n"
+	       "  ratio leased / plain                           %8.2fx\n",
+	       n, repeat, median(a, repeat), median(b, repeat),
+	       median(a, repeat) / median(b, repeat));
+	numballoc_close(lp);
+	numballoc_close(pp);
+	numballoc_unlink(plain);
+	numballoc_unlink(local);
+	snprintf(url, sizeof(url), "%s/bench-cluster-%ld", base_url, (long)getpid());
+	numballoc_unlink(url);
+}
+
 /* ------------------------------------------------------------ runs */
 
 /* The calls of COMMAND so far, from INFO commandstats. */
@@ -391,6 +459,7 @@ int main(int argc, char **argv)
 		printf("k8s-cas: 2 round trips per operation without conflict (WATCH+GET, "
 		       "MULTI+SET+EXEC), 2 more per retry\n");
 	}
+	bench_leased(repeat, quick ? 200000 : 2000000);
 	numballoc_unlink(poolurl);
 	redisFree(rc);
 	if (!url)

@@ -81,16 +81,6 @@ int nb_be_close(struct numballoc *p)
 	return 0;
 }
 
-int nb_be_alloc(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *id)
-{
-	uint64_t bit;
-	int r = p->be->alloc(p->be_ctx, lo, hi, &bit);
-
-	if (r == 0)
-		*id = p->base + bit;
-	return r;
-}
-
 int nb_be_alloc_bit(struct numballoc *p, uint64_t bit)
 {
 	return p->be->alloc_bit(p->be_ctx, bit);
@@ -104,11 +94,6 @@ int nb_be_alloc_run(struct numballoc *p, uint64_t count, uint64_t align, uint64_
 	if (r == 0)
 		*first = p->base + bit;
 	return r;
-}
-
-int nb_be_release(struct numballoc *p, uint64_t bit, uint64_t count)
-{
-	return p->be->release(p->be_ctx, bit, count);
 }
 
 int nb_be_test(struct numballoc *p, uint64_t bit)

@@ -58,13 +58,12 @@ static int ids_layout(struct nb_layout *l)
 static int ids_init(void *base, const struct nb_header *h, void *arg)
 {
 	struct nb_bitmap bm;
-	uint64_t first;
 
 	ids_attach(&bm, (char *)base + h->area_off[0], h->capacity);
 	nb_bitmap_init(&bm);
 	/* nb_ids_open(full): every ID held before any process can see the pool */
 	if (arg)
-		return nb_bitmap_claim_run(&bm, h->capacity, 1, 0, h->capacity - 1, 0, &first);
+		return nb_bitmap_claim_range(&bm, 0, h->capacity);
 	return 0;
 }
 
@@ -370,6 +369,8 @@ NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 	return alloc_range(pool, 0, pool->capacity - 1, id);
 }
 
+int nb_ids_alloc(struct numballoc *pool, uint64_t *id) __attribute__((alias("numballoc_alloc")));
+
 NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, uint64_t max,
 					uint64_t *id)
 {
@@ -446,6 +447,8 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 		return nb_bitmap_release_bit(&pool->bm, bit);
 	return nb_owners_release(pool, bit, 1);
 }
+
+int nb_ids_free(struct numballoc *pool, uint64_t id) __attribute__((alias("numballoc_free")));
 
 NUMBALLOC_EXPORT int numballoc_free_block(struct numballoc *pool, uint64_t first, uint64_t count)
 {

@@ -192,19 +192,17 @@ static int renew(struct lease *l)
 	return 0;
 }
 
-static __thread unsigned int ticks;
+static __thread __attribute__((tls_model("initial-exec"))) unsigned int ticks;
 
 /*
  * The clock, every LEASE_TICK operations (FORCE: now, on a slow path): 0,
  * or -ETIMEDOUT when the lease cannot be vouched for.
  */
-static int tick(struct lease *l, int force)
+static __attribute__((noinline)) int tick_slow(struct lease *l)
 {
 	uint64_t now, age;
 	int r = 0;
 
-	if (++ticks % LEASE_TICK && !force)
-		return 0;
 	now = mono_ns();
 	age = now - __atomic_load_n(&l->renewed_ns, __ATOMIC_RELAXED);
 	if (age < l->ttl_ms * 1000000 / 3)
@@ -219,6 +217,13 @@ static int tick(struct lease *l, int force)
 		return -ETIMEDOUT;
 	}
 	return 0;
+}
+
+static inline int tick(struct lease *l, int force)
+{
+	if (++ticks % LEASE_TICK && !force)
+		return 0;
+	return tick_slow(l);
 }
 
 /* One block more from the cluster into the local pool. */
@@ -248,7 +253,7 @@ static int lease_alloc(void *ctx, uint64_t lo, uint64_t hi, uint64_t *bit)
 		return r;
 	for (tries = 0; tries < 2; tries++) {
 		if (lo == 0 && hi == l->capacity - 1)
-			r = numballoc_alloc(l->local, &id);
+			r = nb_ids_alloc(l->local, &id);
 		else
 			r = numballoc_alloc_in(l->local, l->base + lo, l->base + hi, &id);
 		if (r != -ENOSPC || tries)
@@ -312,7 +317,7 @@ static int lease_release(void *ctx, uint64_t bit, uint64_t count)
 			return r;
 		if (r) {
 			tick(l, 0);
-			return count == 1 ? numballoc_free(l->local, l->base + bit)
+			return count == 1 ? nb_ids_free(l->local, l->base + bit)
 					  : numballoc_free_block(l->local, l->base + bit, count);
 		}
 	}
