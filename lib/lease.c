@@ -29,7 +29,10 @@
  * cluster may have given its blocks to others: the handle takes every free
  * ID of those blocks out of the local pool. A handle whose last renew is
  * older than two thirds of the TTL allocates nothing (-ETIMEDOUT) until a
- * renew succeeds. A host that dies renews nothing: its blocks come back
+ * renew succeeds. The clock is read only every LEASE_TICK operations (a
+ * read costs more than an allocation here), so a host must also renew on
+ * a timer of its own (numballoc_renew()) while it is idle, as every lease
+ * holder must. A host that dies renews nothing: its blocks come back
  * to the cluster when the lease ends. So no ID is held by two hosts, as
  * long as a host's clock does not run slower than a third of the TTL
  * allows, and a process that is stopped longer than the TTL stops using

@@ -419,6 +419,34 @@ START_TEST(test_leased_ranges_killed_host)
 }
 END_TEST
 
+/*
+ * A host idle for longer than its TTL: its lease ends and the cluster gives
+ * its block to another; its renew finds that it holds nothing and takes the
+ * block out of its local pool, so its next allocation is not one of them.
+ */
+START_TEST(test_leased_range_lease_lost)
+{
+	const char *cname = tu_name("ll"), *local = tu_name("lll");
+	struct numballoc *c = rpool(&server, cname, 128, 0, NUMBALLOC_LOWEST), *l = NULL;
+	uint64_t id, n = 99, i;
+
+	ck_assert_int_eq(numballoc_open(lease_url(cname, local, "idle-host", 300), NULL, &l), 0);
+	ck_assert_int_eq(numballoc_alloc(l, &id), 0);
+	ck_assert_uint_lt(id, 64);
+	msleep(700);
+	for (i = 0; i < 128; i++)	/* the cluster's: all of it, the old block too */
+		ck_assert_int_eq(numballoc_alloc(c, &id), 0);
+	ck_assert_int_eq(numballoc_renew(l, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(numballoc_alloc(l, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_free_block(c, 0, 128), 0);
+	ck_assert_int_eq(numballoc_alloc(l, &id), 0);
+	ck_assert_int_eq(numballoc_test(c, id), 1);
+	numballoc_close(l);
+	numballoc_close(c);
+}
+END_TEST
+
 /* ------------------------------------------------------------ failures */
 
 START_TEST(test_refused_and_bad_urls)
@@ -671,6 +699,7 @@ static Suite *redis_suite(void)
 	tc = tcase_create("lease");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_leased_ranges_killed_host);
+	tcase_add_test(tc, test_leased_range_lease_lost);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("failures");
 	tcase_set_timeout(tc, 120);
