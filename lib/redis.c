@@ -542,14 +542,15 @@ static int send_once(struct rp *p, const struct req *q, const char *seq, redisRe
  */
 static int call(struct rp *p, const struct req *q, redisReply **out)
 {
-	char seq[24] = "";
+	char seq[24] = "r";	/* "r": sent again (seq + 1 the first time) */
 	redisReply *r = NULL;
 	int e, io, tries;
 
 	if (q->changes)
-		snprintf(seq, sizeof(seq), "%" PRIu64, ++p->seq);
+		snprintf(seq + 1, sizeof(seq) - 1, "%" PRIu64, ++p->seq);
 	for (tries = 0;; tries++) {
-		e = send_once(p, q, seq, &r, &io);
+		e = send_once(p, q, q->changes && !tries ? seq + 1 : q->changes ? seq : "", &r,
+			      &io);
 		if (!io || tries == 1)
 			break;
 	}

@@ -26,13 +26,17 @@
 --                   request, so that a request sent again after a lost
 --                   reply is answered from the record, not done twice
 --
--- Every run first reads each key once, which fails with WRONGTYPE on a key
--- of another type before anything is written (Redis does not undo a
--- function's writes when a later call fails), then releases what expired
--- holders held, then does its operation.
+-- Every key is read (which fails with WRONGTYPE on a key of another type)
+-- before the function first writes it, and every key before the first
+-- write of all (Redis does not undo a function's writes when a later call
+-- fails): an operation reads what it needs anyway, and a key it would
+-- write without reading gets a STRLEN. The record key is only SET, which
+-- replaces a key of any type. Then a run releases what expired holders
+-- held, then does its operation.
 --
 -- KEYS: meta, bits, full, leases, exp, req
--- ARGV: op, gen, seq ("" for none), holder ("" for none), ttl ms, args...
+-- ARGV: op, gen, seq ("" for none; "rSEQ": sent again after a lost reply),
+--       holder ("" for none), ttl ms, args...
 -- Reply: { status, values... }; status is "OK" or an errno name.
 
 local CH = 4096
@@ -153,6 +157,8 @@ end
 local function drop_holder(h)
 	local n = 0
 	local ms = redis.call('SMEMBERS', HP .. h)
+	redis.call('STRLEN', KB)	-- types, before the first write
+	redis.call('STRLEN', KF)
 	for i = 1, #ms do
 		local f, c = parse(ms[i])
 		mark(f, f + c - 1, 0)
@@ -283,6 +289,7 @@ local function do_op()
 		end
 		return { 'OK', b }
 	elseif op == 'alloc_bit' then
+		redis.call('STRLEN', KF)
 		if redis.call('GETBIT', KB, a1) == 1 then
 			return { 'EEXIST' }
 		end
@@ -311,6 +318,7 @@ local function do_op()
 		end
 	elseif op == 'release' then
 		local e = a1 + a2 - 1
+		redis.call('STRLEN', KF)
 		local n = a2 == 1 and redis.call('GETBIT', KB, a1) or
 			redis.call('BITCOUNT', KB, a1, e, 'BIT')
 		if n ~= a2 then
@@ -374,18 +382,17 @@ local function numballoc(keys, args)
 		end
 		return op == 'open' and do_open() or do_unlink()
 	end
-	-- each key read once: a key of another type fails here, before any write
 	meta = redis.call('HMGET', KM, 'magic', 'policy', 'cursor', 'capacity', 'gen')
 	if meta[1] ~= MAGIC or meta[5] ~= gen then
 		return { 'ESTALE' }
 	end
 	cap = tonumber(meta[4])
-	redis.call('STRLEN', KB)
-	redis.call('STRLEN', KF)
 	local nleases = redis.call('ZCARD', KL)
-	local r = redis.call('GET', KR)
-	if r and seq ~= '' then
-		local s, rest = string.match(r, '^(%d+) (.*)$')
+	if string.sub(seq, 1, 1) == 'r' then
+		-- sent again: answered from the record when the first one ran
+		seq = string.sub(seq, 2)
+		local r = redis.call('GET', KR)
+		local s, rest = string.match(r or '', '^(%d+) (.*)$')
 		if s == seq then
 			local out = {}
 			for w in string.gmatch(rest, '%S+') do

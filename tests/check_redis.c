@@ -505,6 +505,44 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/*
+ * A reply lost to a timeout: the handle sends the same request again on a
+ * new connection, and the server, which ran the first one when it woke,
+ * answers the second from its record instead of doing it twice (a second
+ * alloc_id would say EEXIST). The server wakes (SIGCONT from a child)
+ * while the resent request waits.
+ */
+START_TEST(test_resend_answered_once)
+{
+	const char *name = tu_name("resend");
+	struct numballoc *p = rpool(&server, name, 64, 0, NUMBALLOC_LOWEST), *q = NULL;
+	uint64_t id = 0;
+	int r = -1, tries;
+	pid_t w;
+
+	ck_assert_int_eq(numballoc_open(rf_url(&server, name, "timeout=1000"), NULL, &q), 0);
+	ck_assert_int_eq(numballoc_test(q, 0), 0);	/* connected */
+	for (tries = 0; tries < 3 && r != 0; tries++, id++) {
+		kill(server.pid, SIGSTOP);
+		w = fork();
+		if (w == 0) {
+			msleep(1500);	/* after the first timeout, before the second */
+			kill(server.pid, SIGCONT);
+			_exit(0);
+		}
+		r = numballoc_alloc_id(q, id);
+		kill(server.pid, SIGCONT);
+		waitpid(w, NULL, 0);
+		ck_assert(r == 0 || r == -ETIMEDOUT);
+		ck_assert_int_eq(numballoc_test(p, id), 1);	/* done, once */
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(numballoc_alloc_id(p, id - 1), -EEXIST);
+	numballoc_close(q);
+	numballoc_close(p);
+}
+END_TEST
+
 START_TEST(test_auth)
 {
 	struct numballoc_opts o = { .capacity = 10, .flags = NUMBALLOC_CREATE };
@@ -705,6 +743,7 @@ static Suite *redis_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_refused_and_bad_urls);
 	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_resend_answered_once);
 	tcase_add_test(tc, test_auth);
 	tcase_add_test(tc, test_wrongtype);
 	tcase_add_test(tc, test_parameters);
