@@ -374,8 +374,7 @@ local function numballoc(keys, args)
 	op, gen, seq, holder = args[1], args[2], args[3], args[4]
 	ttl = tonumber(args[5]) or 0
 	HP = string.sub(KM, 1, -5) .. 'h:'
-	local t = redis.call('TIME')
-	now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	now = nil
 	if op == 'open' or op == 'unlink' then
 		if not types_ok() then
 			return { 'EKIND' }
@@ -401,7 +400,14 @@ local function numballoc(keys, args)
 			return out
 		end
 	end
-	local reclaimed = expire()	-- reads KE first
+	-- No lease in the pool and none to make: no clock, nothing to expire
+	-- (a holder is in exp only while it holds a lease).
+	local reclaimed = 0
+	if nleases > 0 or holder ~= '' or op == 'reclaim' then
+		local t = redis.call('TIME')
+		now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+		reclaimed = expire()	-- reads KE before anything writes it
+	end
 	local reply
 	if op == 'reclaim' then
 		reply = { 'OK', reclaimed }
