@@ -75,6 +75,33 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+/*
+ * The block map and the renew time are read by every thread's hot path and
+ * written under l->lock: relaxed atomics, no lock to read them.
+ */
+static inline int held_get(const struct lease *l, uint64_t k)
+{
+	return __atomic_load_n(&l->held[k], __ATOMIC_RELAXED);
+}
+
+static inline void held_set(struct lease *l, uint64_t k, unsigned char v)
+{
+	__atomic_store_n(&l->held[k], v, __ATOMIC_RELAXED);
+}
+
+static void held_clear(struct lease *l)
+{
+	uint64_t k;
+
+	for (k = 0; k < l->nblocks; k++)
+		held_set(l, k, 0);
+}
+
+static void renewed_now(struct lease *l)
+{
+	__atomic_store_n(&l->renewed_ns, mono_ns(), __ATOMIC_RELAXED);
+}
+
 /* "name=value" of the URL's query into *VAL (a new string), removed from URL. */
 static int take_option(char *url, const char *name, char **val)
 {
@@ -121,11 +148,11 @@ static int refresh(struct lease *l)
 
 	if (r < 0)
 		return r;
-	memset(l->held, 0, l->nblocks);
+	held_clear(l);
 	for (i = 0; i < n && i < MAX_RUNS; i++)
 		for (b = l->runs[2 * i]; b < l->runs[2 * i] + l->runs[2 * i + 1]; b += l->block)
 			if (b % l->block == 0 && b + l->block <= l->runs[2 * i] + l->runs[2 * i + 1])
-				l->held[b / l->block] = 1;
+				held_set(l, b / l->block, 1);
 	return 0;
 }
 
@@ -159,7 +186,7 @@ static void give_back(struct lease *l, uint64_t k)
 		}
 	}
 	if (numballoc_free_block(l->cluster, first, l->block) == 0) {
-		l->held[k] = 0;
+		held_set(l, k, 0);
 		return;
 	}
 	/* the cluster did not take it back: it stays the host's */
@@ -177,21 +204,21 @@ static int renew(struct lease *l)
 	if (count == 0) {
 		/* the lease had ended: whatever this handle took for the host's is not */
 		for (k = 0; k < l->nblocks; k++)
-			if (l->held[k])
+			if (held_get(l, k))
 				withdraw(l, k);
-		memset(l->held, 0, l->nblocks);
+		held_clear(l);
 	} else {
 		r = refresh(l);
 		if (r < 0)
 			return r;
 		for (k = 0; k < l->nblocks; k++) {
-			if (!l->held[k])
+			if (!held_get(l, k))
 				continue;
 			if (kept++)
 				give_back(l, k);
 		}
 	}
-	l->renewed_ns = mono_ns();
+	renewed_now(l);
 	return 0;
 }
 
@@ -211,9 +238,10 @@ static __attribute__((noinline)) int tick_slow(struct lease *l)
 	if (age < l->ttl_ms * 1000000 / 3)
 		return 0;
 	pthread_mutex_lock(&l->lock);
-	if (mono_ns() - l->renewed_ns >= l->ttl_ms * 1000000 / 3)
+	if (mono_ns() - __atomic_load_n(&l->renewed_ns, __ATOMIC_RELAXED) >=
+	    l->ttl_ms * 1000000 / 3)
 		r = renew(l);
-	age = mono_ns() - l->renewed_ns;
+	age = mono_ns() - __atomic_load_n(&l->renewed_ns, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&l->lock);
 	if (r < 0 && age >= l->ttl_ms * 1000000 * 2 / 3) {
 		ticks = LEASE_TICK - 1;	/* try again at the next call */
@@ -238,8 +266,8 @@ static int refill(struct lease *l)
 	pthread_mutex_lock(&l->lock);
 	r = numballoc_alloc_block(l->cluster, l->block, l->block, &first);
 	if (r == 0) {
-		l->held[(first - l->base) / l->block] = 1;
-		l->renewed_ns = mono_ns();	/* an allocation restarts H's lease */
+		held_set(l, (first - l->base) / l->block, 1);
+		renewed_now(l);	/* an allocation restarts H's lease */
 		r = numballoc_free_block(l->local, first, l->block);
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -277,12 +305,12 @@ static int is_held(struct lease *l, uint64_t k)
 {
 	int r;
 
-	if (l->held[k])
+	if (held_get(l, k))
 		return 1;
 	pthread_mutex_lock(&l->lock);
 	r = refresh(l);
 	pthread_mutex_unlock(&l->lock);
-	return r < 0 ? r : l->held[k];
+	return r < 0 ? r : held_get(l, k);
 }
 
 static int lease_alloc_bit(void *ctx, uint64_t bit)
@@ -292,7 +320,7 @@ static int lease_alloc_bit(void *ctx, uint64_t bit)
 
 	if (r < 0)
 		return r;
-	if (l->held[bit / l->block])
+	if (held_get(l, bit / l->block))
 		return numballoc_alloc_id(l->local, l->base + bit);
 	return numballoc_alloc_id(l->cluster, l->base + bit);
 }
@@ -331,7 +359,7 @@ static int lease_test(void *ctx, uint64_t bit)
 {
 	struct lease *l = ctx;
 
-	if (l->held[bit / l->block])
+	if (held_get(l, bit / l->block))
 		return numballoc_test(l->local, l->base + bit);
 	return numballoc_test(l->cluster, l->base + bit);
 }
@@ -475,7 +503,7 @@ static int lease_open(const char *url, const struct numballoc_opts *o, void **ct
 	} else if (r == 0) {
 		r = refresh(l);
 	}
-	l->renewed_ns = mono_ns();
+	renewed_now(l);
 	pthread_mutex_unlock(&l->lock);
 	if (r < 0)
 		goto out;

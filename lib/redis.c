@@ -381,7 +381,7 @@ fail:
 
 /* ------------------------------------------------------------ requests */
 
-#define MAXARGS 20
+#define MAXARGS (9 + 5 + 8)	/* FCALL name nkeys, 6 keys; op gen seq holder ttl; args[8] */
 
 struct req {
 	const char *op;
