@@ -81,6 +81,8 @@ const struct nb_backend *nb_backend_find(const char *name, int *err);
 #ifdef HAVE_REDIS
 extern const struct nb_backend nb_backend_redis;
 extern const struct nb_backend nb_backend_lease;	/* lease.c: leased ranges */
+/* redis.c: a release of IDs that the handle's holder leases, for lease.c */
+int nb_redis_release_own(void *ctx, uint64_t bit, uint64_t count);
 #endif
 
 #endif /* NB_BACKEND_H */

@@ -185,7 +185,7 @@ static void give_back(struct lease *l, uint64_t k)
 			return;
 		}
 	}
-	if (numballoc_free_block(l->cluster, first, l->block) == 0) {
+	if (nb_redis_release_own(l->cluster->be_ctx, first - l->base, l->block) == 0) {
 		held_set(l, k, 0);
 		return;
 	}
@@ -352,7 +352,8 @@ static int lease_release(void *ctx, uint64_t bit, uint64_t count)
 					  : numballoc_free_block(l->local, l->base + bit, count);
 		}
 	}
-	return numballoc_free_block(l->cluster, l->base + bit, count);
+	/* only what H leases: after a lost lease, an old ID may be another host's */
+	return nb_redis_release_own(l->cluster->be_ctx, bit, count);
 }
 
 static int lease_test(void *ctx, uint64_t bit)

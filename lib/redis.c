@@ -831,6 +831,24 @@ static int redis_release(void *ctx, uint64_t bit, uint64_t count)
 	return simple_change(p, &q, NULL);
 }
 
+/*
+ * Release COUNT bits from BIT only if the handle's holder leases all of
+ * them (-ENOENT, nothing freed, else): the frees of a leased range that go
+ * to the cluster, so that a host whose lease ended never frees an ID that
+ * is another's now.
+ */
+int nb_redis_release_own(void *ctx, uint64_t bit, uint64_t count)
+{
+	struct req q = { .op = "release_own", .changes = 1 };
+	struct rp *p = ctx;
+
+	if (!p->holder[0])
+		return -EINVAL;
+	req_arg(&q, bit);
+	req_arg(&q, count);
+	return simple_change(p, &q, NULL);
+}
+
 /* A request that changes nothing but expired leases, with one result. */
 static int query(struct rp *p, struct req *q, uint64_t *v, redisReply **keep)
 {

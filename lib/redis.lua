@@ -153,6 +153,24 @@ local function unlease(f, e)
 	end
 end
 
+-- How many IDs of [f, e] holder H leases.
+local function held_by(f, e, h)
+	local ms = redis.call('ZREVRANGEBYSCORE', KL, f, '-inf', 'LIMIT', 0, 1)
+	local more = redis.call('ZRANGEBYSCORE', KL, '(' .. f, e)
+	local n = 0
+	for i = 1, #more do
+		ms[#ms + 1] = more[i]
+	end
+	for i = 1, #ms do
+		local lf, lc, lh = parse(ms[i])
+		local lo, hi = math.max(f, lf), math.min(e, lf + lc - 1)
+		if lh == h and hi >= lo then
+			n = n + hi - lo + 1
+		end
+	end
+	return n
+end
+
 -- Release everything held by holder H; the number of IDs released.
 local function drop_holder(h)
 	local n = 0
@@ -316,9 +334,14 @@ local function do_op()
 			end
 			p = q + 1
 		end
-	elseif op == 'release' then
+	elseif op == 'release' or op == 'release_own' then
 		local e = a1 + a2 - 1
 		redis.call('STRLEN', KF)
+		if op == 'release_own' and held_by(a1, e, holder) ~= a2 then
+			-- not all leased to this holder (its lease ended, and the IDs
+			-- may be another's now): nothing freed
+			return { 'ENOENT' }
+		end
 		local n = a2 == 1 and redis.call('GETBIT', KB, a1) or
 			redis.call('BITCOUNT', KB, a1, e, 'BIT')
 		if n ~= a2 then

@@ -428,16 +428,19 @@ START_TEST(test_leased_range_lease_lost)
 {
 	const char *cname = tu_name("ll"), *local = tu_name("lll");
 	struct numballoc *c = rpool(&server, cname, 128, 0, NUMBALLOC_LOWEST), *l = NULL;
-	uint64_t id, n = 99, i;
+	uint64_t id, n = 99, i, stale;
 
 	ck_assert_int_eq(numballoc_open(lease_url(cname, local, "idle-host", 300), NULL, &l), 0);
-	ck_assert_int_eq(numballoc_alloc(l, &id), 0);
-	ck_assert_uint_lt(id, 64);
+	ck_assert_int_eq(numballoc_alloc(l, &stale), 0);
+	ck_assert_uint_lt(stale, 64);
 	msleep(700);
 	for (i = 0; i < 128; i++)	/* the cluster's: all of it, the old block too */
 		ck_assert_int_eq(numballoc_alloc(c, &id), 0);
 	ck_assert_int_eq(numballoc_renew(l, &n), 0);
 	ck_assert_uint_eq(n, 0);
+	/* its old ID is another's now: its free frees nothing */
+	ck_assert_int_eq(numballoc_free(l, stale), -ENOENT);
+	ck_assert_int_eq(numballoc_test(c, stale), 1);
 	ck_assert_int_eq(numballoc_alloc(l, &id), -ENOSPC);
 	ck_assert_int_eq(numballoc_free_block(c, 0, 128), 0);
 	ck_assert_int_eq(numballoc_alloc(l, &id), 0);
