@@ -469,6 +469,7 @@ int main(void)
 	}
 	r = tu_run(idpool_suite());
 	rf_stop(&server);
+	rf_cleanup();
 	return r;
 #else
 	return tu_run(idpool_suite());

@@ -781,5 +781,6 @@ int main(void)
 	}
 	r = tu_run(redis_suite());
 	rf_stop(&server);
+	rf_cleanup();
 	return r;
 }

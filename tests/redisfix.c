@@ -27,10 +27,37 @@ static const char *server_path(void)
 	return "/usr/bin/redis-server";
 }
 
+/*
+ * The test run: the process that first asked rf_missing() (a suite's
+ * main). Every server directory carries its pid, so that rf_cleanup()
+ * finds those of tests that failed before their rf_stop() (Check's forked
+ * test exits with _exit(): no handler of ours runs; the server itself dies
+ * with its parent, PR_SET_PDEATHSIG).
+ */
+static pid_t run_pid;
+
+static const char *tmpdir(void)
+{
+	return getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+}
+
+void rf_cleanup(void)
+{
+	char cmd[600];
+
+	if (!run_pid)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/nbredis-%ld-*", tmpdir(), (long)run_pid);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s/nbredis-%ld-*\n", tmpdir(), (long)run_pid);
+}
+
 const char *rf_missing(void)
 {
 	static char why[300];
 
+	if (!run_pid)
+		run_pid = getpid();
 	if (access(server_path(), X_OK) == 0)
 		return NULL;
 	snprintf(why, sizeof(why), "redis-server not installed (%s)", server_path());
@@ -153,12 +180,12 @@ static int spawn(struct rf *s)
 
 int rf_start(struct rf *s, const char *conf)
 {
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	int tries;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->conf, sizeof(s->conf), "%s", conf ? conf : "");
-	snprintf(s->dir, sizeof(s->dir), "%s/nbredis-%ld-XXXXXX", tmp, (long)getpid());
+	snprintf(s->dir, sizeof(s->dir), "%s/nbredis-%ld-%ld-XXXXXX", tmpdir(),
+		 (long)(run_pid ? run_pid : getpid()), (long)getpid());
 	if (!mkdtemp(s->dir))
 		return -1;
 	/* another process may take the port between the probe and the bind: try again */

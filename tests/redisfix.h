@@ -17,6 +17,8 @@ struct rf {
 	char conf[512];		/* extra configuration lines, given at start */
 };
 
+/* Remove the directories of every server of this run (the suite's main, at its end). */
+void rf_cleanup(void);
 /* Why the Redis tests cannot run (no redis-server), or NULL when they can. */
 const char *rf_missing(void);
 /* Start a server with CONF (extra "--name value" words, may be NULL): 0 or -1. */
