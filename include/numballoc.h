@@ -344,6 +344,26 @@ NUMBALLOC_EXPORT int numballoc_chown(struct numballoc *pool, uint64_t id, pid_t 
  */
 NUMBALLOC_EXPORT int numballoc_reclaim_ids(struct numballoc *pool, uint64_t *ids,
 					   pid_t *holders, size_t max, size_t *n);
+/* Redis backend: holder leases (issue 17) */
+
+/*
+ * A pool named by a URL, redis://[USER[:PASSWORD]@]HOST[:PORT]/POOL[?db=N],
+ * lives in Redis (numballoc_redis(7)); the functions above keep their
+ * meaning on it. Its holders are names with leases, not processes: an
+ * allocation through a handle with a holder is leased to that holder, each
+ * of its allocations and each renew restart the lease, and when a lease
+ * ends the server releases what the holder held. On a shared-memory pool
+ * these functions return -EOPNOTSUPP.
+ */
+
+/* Lease what POOL allocates from now on to HOLDER (NULL: none) for TTL_MS ms. */
+NUMBALLOC_EXPORT int numballoc_set_holder(struct numballoc *pool, const char *holder,
+					  uint64_t ttl_ms);
+/* Renew the lease of the handle's holder on all it holds; *COUNT (may be NULL) gets how many. */
+NUMBALLOC_EXPORT int numballoc_renew(struct numballoc *pool, uint64_t *count);
+/* The holder of ID into BUF (SIZE bytes, NUL-terminated); -ENOENT when ID has none. */
+NUMBALLOC_EXPORT int numballoc_holder(struct numballoc *pool, uint64_t id, char *buf,
+				      size_t size);
 
 #ifdef __cplusplus
 }

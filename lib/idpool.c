@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "bitmap.h"
 #include "idpool.h"
 #include "numballoc.h"
@@ -60,6 +61,9 @@ static int ids_init(void *base, const struct nb_header *h, void *arg)
 
 	ids_attach(&bm, (char *)base + h->area_off[0], h->capacity);
 	nb_bitmap_init(&bm);
+	/* nb_ids_open(full): every ID held before any process can see the pool */
+	if (arg)
+		return nb_bitmap_claim_range(&bm, 0, h->capacity);
 	return 0;
 }
 
@@ -108,7 +112,15 @@ static void prefault(const struct numballoc *p)
 NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opts *opts,
 				    struct numballoc **poolp)
 {
+	return nb_ids_open(name, opts, poolp, 0);
+}
+
+/* numballoc_open(); FULL: a pool this call creates starts with every ID allocated. */
+int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numballoc **poolp,
+		int full)
+{
 	static const struct numballoc_opts none;
+	const struct nb_backend *be;
 	struct nb_layout want;
 	struct numballoc *p;
 	int r;
@@ -120,6 +132,9 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 	r = opts_check(opts);
 	if (r < 0)
 		return r;
+	be = nb_backend_find(name, &r);	/* a URL: the pool lives there */
+	if (be || r < 0)
+		return be ? nb_be_open(be, name, opts, poolp) : r;
 	if (name && opts->path)
 		return -EINVAL;
 	/* a private pool is always new: there is nothing to open read-only */
@@ -137,7 +152,7 @@ NUMBALLOC_EXPORT int numballoc_open(const char *name, const struct numballoc_opt
 	/* A private pool is always new: it has no name to be found by. */
 	r = nb_segment_open(&p->seg, name, opts->path,
 			    name || opts->path ? opts->flags : NUMBALLOC_CREATE, opts->mode, &want,
-			    ids_layout, ids_init, NULL);
+			    ids_layout, ids_init, full ? (void *)&hint_keys : NULL);
 	if (r < 0) {
 		free(p);
 		return r;
@@ -160,6 +175,8 @@ NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 {
 	if (!pool)
 		return 0;
+	if (pool->be)
+		return nb_be_close(pool);
 	nb_segment_close(&pool->seg);
 	free(pool);
 	return 0;
@@ -167,6 +184,12 @@ NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 
 NUMBALLOC_EXPORT int numballoc_unlink(const char *name)
 {
+	const struct nb_backend *be;
+	int r;
+
+	be = nb_backend_find(name, &r);
+	if (be || r < 0)
+		return be ? be->unlink(name) : r;
 	return nb_segment_unlink(name);
 }
 
@@ -338,6 +361,8 @@ static inline __attribute__((always_inline)) int alloc_range(struct numballoc *p
 {
 	uint64_t bit;
 
+	if (__builtin_expect(pool->be != NULL, 0))
+		return nb_be_alloc(pool, lo, hi, id);
 	if (claim_fast(pool, lo, hi, &bit, 0)) {
 		*id = pool->base + bit;
 		return 0;
@@ -354,6 +379,8 @@ NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
 	return alloc_range(pool, 0, pool->capacity - 1, id);
 }
+
+int nb_ids_alloc(struct numballoc *pool, uint64_t *id) __attribute__((alias("numballoc_alloc")));
 
 NUMBALLOC_EXPORT int numballoc_alloc_in(struct numballoc *pool, uint64_t min, uint64_t max,
 					uint64_t *id)
@@ -384,6 +411,8 @@ NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id)
 		return r;
 	if (pool->rdonly)
 		return -EROFS;
+	if (pool->be)
+		return nb_be_alloc_bit(pool, bit);
 	if (pool->owners)
 		return nb_owners_claim_bit(pool, bit);
 	return nb_bitmap_claim_bit(&pool->bm, bit);
@@ -406,6 +435,8 @@ NUMBALLOC_EXPORT int numballoc_alloc_block(struct numballoc *pool, uint64_t coun
 		return -EINVAL;
 	if (pool->rdonly)
 		return -EROFS;
+	if (pool->be)
+		return nb_be_alloc_run(pool, count, align, first);
 	r = claim_block(pool, count, align, &bit);
 	if (r == -ENOSPC && nb_owners_reclaim_on_full(pool) > 0)
 		r = claim_block(pool, count, align, &bit);
@@ -427,12 +458,16 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 		return r;
 	if (__builtin_expect(pool->rdonly, 0))
 		return -EROFS;
+	if (__builtin_expect(pool->be != NULL, 0))
+		return nb_be_release(pool, bit, 1);
 	/* before the release, which then ends the call (a free of an ID not held moves it too) */
 	policy_freed(pool, bit);
 	if (!pool->owners)	/* the common case, one call shorter */
 		return nb_bitmap_release_bit(&pool->bm, bit);
 	return nb_owners_release(pool, bit, 1);
 }
+
+int nb_ids_free(struct numballoc *pool, uint64_t id) __attribute__((alias("numballoc_free")));
 
 NUMBALLOC_EXPORT int numballoc_free_block(struct numballoc *pool, uint64_t first, uint64_t count)
 {
@@ -448,6 +483,8 @@ NUMBALLOC_EXPORT int numballoc_free_block(struct numballoc *pool, uint64_t first
 		return -EINVAL;
 	if (pool->rdonly)
 		return -EROFS;
+	if (pool->be)
+		return nb_be_release(pool, bit, count);
 	return nb_owners_release(pool, bit, count);
 }
 
@@ -461,6 +498,8 @@ NUMBALLOC_EXPORT int numballoc_test(struct numballoc *pool, uint64_t id)
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
+	if (pool->be)
+		return nb_be_test(pool, bit);
 	return nb_bitmap_test(&pool->bm, bit);
 }
 
@@ -474,6 +513,8 @@ NUMBALLOC_EXPORT int numballoc_next(struct numballoc *pool, uint64_t from, uint6
 		from = pool->base;
 	if (from - pool->base >= pool->capacity)
 		return -ENOENT;
+	if (pool->be)
+		return nb_be_next(pool, from - pool->base, id);
 	bit = nb_bitmap_next_set(&pool->bm, from - pool->base);
 	if (bit == NB_NONE)
 		return -ENOENT;
@@ -485,6 +526,8 @@ NUMBALLOC_EXPORT int numballoc_stat(struct numballoc *pool, struct numballoc_sta
 {
 	if (!pool || !st)
 		return -EINVAL;
+	if (pool->be)
+		return nb_be_stat(pool, st);
 	memset(st, 0, sizeof(*st));
 	st->capacity = pool->capacity;
 	st->base = pool->base;

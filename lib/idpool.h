@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "backend.h"
 #include "bitmap.h"
 #include "segment.h"
 
@@ -23,7 +24,49 @@ struct numballoc {
 	int rdonly;		/* opened NUMBALLOC_RDONLY: writers return -EROFS (the map is PROT_READ) */
 	uint64_t owner;		/* holder identity recorded by this handle's allocations
 				 * (pid | start time << 22, see owners.c); 0: the caller */
+	const struct nb_backend *be;	/* the pool's home when not shared memory, else NULL */
+	void *be_ctx;		/* the backend's handle (backend.h) */
 };
+
+/*
+ * backend.c: the public functions on a pool whose be is set, after
+ * idpool.c's checks; bits as in shared memory (0 is the base).
+ */
+struct nb_backend;
+struct numballoc_opts;
+struct numballoc_stat;
+int nb_be_open(const struct nb_backend *be, const char *url, const struct numballoc_opts *o,
+	       struct numballoc **poolp);
+int nb_be_close(struct numballoc *p);
+int nb_be_alloc_bit(struct numballoc *p, uint64_t bit);
+int nb_be_alloc_run(struct numballoc *p, uint64_t count, uint64_t align, uint64_t *first);
+int nb_be_test(struct numballoc *p, uint64_t bit);
+int nb_be_next(struct numballoc *p, uint64_t from, uint64_t *id);
+int nb_be_stat(struct numballoc *p, struct numballoc_stat *st);
+int nb_be_reclaim(struct numballoc *p, uint64_t *count);
+
+/* The two calls of a leased range's hot path (lease.c), inline: no call more than needed. */
+static inline int nb_be_alloc(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *id)
+{
+	uint64_t bit;
+	int r = p->be->alloc(p->be_ctx, lo, hi, &bit);
+
+	if (r == 0)
+		*id = p->base + bit;
+	return r;
+}
+
+static inline int nb_be_release(struct numballoc *p, uint64_t bit, uint64_t count)
+{
+	return p->be->release(p->be_ctx, bit, count);
+}
+
+/* numballoc_alloc() and numballoc_free() without the PLT, for lease.c. */
+int nb_ids_alloc(struct numballoc *pool, uint64_t *id);
+int nb_ids_free(struct numballoc *pool, uint64_t id);
+/* idpool.c: numballoc_open(); FULL: a pool it creates starts with every ID allocated. */
+int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numballoc **poolp,
+		int full);
 
 /* owners.c: who holds what. Without NUMBALLOC_OWNERS they only pass through. */
 int nb_owners_layout(struct nb_layout *l);

@@ -622,6 +622,8 @@ NUMBALLOC_EXPORT int numballoc_reclaim(struct numballoc *pool, uint64_t *count)
 
 	if (!pool)
 		return -EINVAL;
+	if (pool->be)	/* expired leases (backend.c) */
+		return pool->rdonly ? -EROFS : nb_be_reclaim(pool, count);
 	if (!pool->owners)
 		return -EOPNOTSUPP;
 	if (pool->rdonly)

@@ -3,6 +3,10 @@
  * check_idpool.c - the ID pool API: every function, its policies and every
  * error path, on private pools (shared pools: check_segment.c and
  * check_procs.c).
+ *
+ * Built a second time with NB_TEST_REDIS as check_redis_api: the same tests
+ * on pools in a real redis-server that the suite starts (redisfix.c),
+ * wherever the meaning is the same.
  */
 #include "config.h"
 
@@ -13,13 +17,25 @@
 
 #include "numballoc.h"
 #include "testutil.h"
+#ifdef NB_TEST_REDIS
+#include <stdio.h>
+
+#include "redisfix.h"
+
+static struct rf server;
+#endif
 
 static struct numballoc *private_pool(uint64_t capacity, uint64_t base, unsigned int policy)
 {
 	struct numballoc_opts o = { .capacity = capacity, .base = base, .policy = policy };
 	struct numballoc *p = NULL;
 
+#ifdef NB_TEST_REDIS
+	o.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL;
+	ck_assert_int_eq(numballoc_open(rf_url(&server, tu_name("api"), NULL), &o, &p), 0);
+#else
 	ck_assert_int_eq(numballoc_open(NULL, &o, &p), 0);
+#endif
 	ck_assert_ptr_nonnull(p);
 	return p;
 }
@@ -328,6 +344,7 @@ START_TEST(test_strerror)
 }
 END_TEST
 
+#ifndef NB_TEST_REDIS
 /* 2^32 IDs: the top of the range is reachable and exact. */
 START_TEST(test_large_capacity)
 {
@@ -348,6 +365,7 @@ START_TEST(test_large_capacity)
 	numballoc_close(p);
 }
 END_TEST
+#endif
 
 /* Threads of one process share a handle: no ID handed to two of them. */
 struct tshare {
@@ -363,7 +381,11 @@ static void *share_thread(void *arg)
 	uint64_t s = __atomic_add_fetch(&t->seed, 104729, __ATOMIC_RELAXED), held[16], id;
 	int n = 0, i;
 
+#ifdef NB_TEST_REDIS
+	for (i = 0; i < 2000; i++) {	/* a round trip each */
+#else
 	for (i = 0; i < 50000; i++) {
+#endif
 		if (n < 16 && tu_rand(&s) % 2) {
 			if (numballoc_alloc(t->p, &id) == 0) {
 				if (__atomic_exchange_n(&t->witness[id], 1, __ATOMIC_SEQ_CST))
@@ -419,7 +441,10 @@ static Suite *idpool_suite(void)
 	tcase_add_test(tc, test_next_and_stat);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_strerror);
+#ifndef NB_TEST_REDIS
+	/* Redis holds at most 2^32 bits in a string: a 512 MiB pool is no unit test */
 	tcase_add_test(tc, test_large_capacity);
+#endif
 	tcase_add_loop_test(tc, test_threads_share_handle, NUMBALLOC_LOWEST, NUMBALLOC_SPREAD + 1);
 	suite_add_tcase(s, tc);
 	return s;
@@ -427,5 +452,26 @@ static Suite *idpool_suite(void)
 
 int main(void)
 {
+#ifdef NB_TEST_REDIS
+	int r;
+
+#ifndef HAVE_REDIS
+	printf("1..0 # SKIP numballoc built without Redis support (configure --with-redis)\n");
+	return 0;
+#endif
+	if (rf_missing()) {
+		printf("1..0 # SKIP %s\n", rf_missing());
+		return 0;
+	}
+	if (rf_start(&server, "--appendonly no") < 0) {
+		printf("Bail out! could not start redis-server\n");
+		return 1;
+	}
+	r = tu_run(idpool_suite());
+	rf_stop(&server);
+	rf_cleanup();
+	return r;
+#else
 	return tu_run(idpool_suite());
+#endif
 }

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,8 @@ enum {
 	OPT_OWNERS,
 	OPT_OWNER,
 	OPT_NO_OWNERS,
+	OPT_HOLDER,	/* Redis leases (issue 17) */
+	OPT_TTL,
 };
 
 /* The range of IDs of a pool: [base, base + capacity - 1]. */
@@ -94,6 +97,9 @@ struct ctx {
 	int have_owners;	/* --owners or --no-owners was given */
 	pid_t owner;		/* --owner PID (allocate, list), when have_owner */
 	int have_owner;
+	const char *holder;	/* --holder NAME with --ttl MS: a lease (a pool in Redis) */
+	uint64_t ttl;
+	int have_ttl;
 	/* free: the IDs, or FIRST and COUNT with --block */
 	uint64_t *ids;		/* nids parsed IDs, owned */
 	size_t nids;
@@ -275,6 +281,8 @@ static int check_name(const char *name)
 	const char *n = name[0] == '/' ? name + 1 : name;
 	size_t len = strlen(n);
 
+	if (strstr(name, "://"))	/* a URL (redis://...): the library checks it */
+		return EXIT_OK;
 	if (len == 0)
 		return usage_fail("--pool", "empty pool name");
 	if (!strcmp(n, ".") || !strcmp(n, ".."))
@@ -358,6 +366,12 @@ static int cmd_option(struct ctx *c, int opt, const char *arg)
 	case 'f':
 		c->force = 1;
 		return EXIT_OK;
+	case OPT_HOLDER:
+		c->holder = arg;
+		return EXIT_OK;
+	case OPT_TTL:
+		c->have_ttl = 1;
+		return number("--ttl", arg, &c->ttl);
 	default:
 		return EXIT_USAGE;	/* getopt_long has said why */
 	}
@@ -382,6 +396,15 @@ static const struct option allocate_opts[] = {
 	{ "align", required_argument, NULL, OPT_ALIGN },
 	{ "owner", required_argument, NULL, OPT_OWNER },
 	{ "no-owners", no_argument, NULL, OPT_NO_OWNERS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "holder", required_argument, NULL, OPT_HOLDER },
+	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option renew_opts[] = {
+	{ "holder", required_argument, NULL, OPT_HOLDER },
+	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
@@ -420,12 +443,34 @@ static const struct option destroy_opts[] = {
 
 /* ------------------------------------------------------------ the pool */
 
+/* The pool is named by a URL (redis://...): its holders are leases, not owners. */
+static int is_url(const struct ctx *c)
+{
+	return !c->path && c->name && strstr(c->name, "://");
+}
+
+/* The pool's name as printed: a password in a URL (scheme://user:password@host/...) is not. */
+static const char *shown_name(const char *name, char *buf, size_t len)
+{
+	const char *auth = strstr(name, "://") ? strstr(name, "://") + 3 : NULL;
+	size_t n = auth ? strcspn(auth, "/") : 0;
+	const char *at = auth ? memchr(auth, '@', n) : NULL;
+	const char *pw = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+
+	if (!pw)
+		return name;
+	snprintf(buf, len, "%.*s:***%s", (int)(pw - name), name, at);
+	return buf;
+}
+
 static const char *pool_what(const struct ctx *c, char *buf, size_t len)
 {
+	char shown[PATH_MAX];
+
 	if (c->path)
 		snprintf(buf, len, "file %s", c->path);
 	else
-		snprintf(buf, len, "pool %s", c->name);
+		snprintf(buf, len, "pool %s", shown_name(c->name, shown, sizeof(shown)));
 	return buf;
 }
 
@@ -541,8 +586,9 @@ static int create_missing(struct ctx *c)
 	o.base = c->geo.base;
 	o.policy = c->policy;
 	o.mode = c->mode;
-	/* pools the tool makes record owners, unless --no-owners */
-	o.flags = NUMBALLOC_CREATE | (c->have_owners && !c->owners ? 0 : NUMBALLOC_OWNERS);
+	/* pools the tool makes record owners, unless --no-owners (in Redis: leases) */
+	o.flags = NUMBALLOC_CREATE |
+		  ((c->have_owners && !c->owners) || is_url(c) ? 0 : NUMBALLOC_OWNERS);
 	r = open_with(c, &o);
 	if (r == -EINVAL) {
 		/* Someone created it first with another capacity. */
@@ -595,11 +641,13 @@ static void json_string(const char *s);
 /* "pool": NAME, "file": PATH (one of them null), for the JSON of every command. */
 static void json_pool(const struct ctx *c)
 {
+	char shown[PATH_MAX];
+
 	printf("\"pool\": ");
 	if (c->path)
 		printf("null");
 	else
-		json_string(c->name);
+		json_string(shown_name(c->name, shown, sizeof(shown)));
 	printf(", \"file\": ");
 	if (c->path)
 		json_string(c->path);
@@ -618,7 +666,7 @@ static int create_check(struct ctx *c)
 	if (c->base > UINT64_MAX - (c->capacity - 1))
 		return usage_fail("--base", "the last ID would be beyond 2^64-1");
 	if (!c->have_owners)
-		c->owners = 1;	/* recovery by default */
+		c->owners = !is_url(c);	/* recovery by default; in Redis, leases */
 	return no_args(c);
 }
 
@@ -748,7 +796,57 @@ static int allocate_check(struct ctx *c)
 		return usage_fail("--align", "must be a power of two");
 	if (c->have_owner && c->have_owners && !c->owners)
 		return usage_fail("--owner", "cannot be combined with --no-owners");
+	if (!!c->holder != c->have_ttl)
+		return usage_fail(c->holder ? "--holder" : "--ttl",
+				  "--holder NAME and --ttl MS go together");
+	if (c->have_ttl && c->ttl == 0)
+		return usage_fail("--ttl", "must be at least 1 (milliseconds)");
 	return no_args(c);
+}
+
+/* Lease what this run allocates, or renew, for --holder --ttl: an exit status. */
+static int set_holder(struct ctx *c)
+{
+	int r = numballoc_set_holder(c->pool, c->holder, c->ttl);
+
+	if (r == -EOPNOTSUPP)
+		return fail(EXIT_RUNTIME, "--holder", "leases are kept by pools in Redis only");
+	if (r < 0)
+		return fail(EXIT_USAGE, "--holder",
+			    "a holder is 1 to 200 characters without blanks, --ttl at most 2^40");
+	return EXIT_OK;
+}
+
+static int renew_check(struct ctx *c)
+{
+	if (!c->holder || !c->have_ttl)
+		return usage_fail("renew", "expected --holder NAME --ttl MS");
+	if (c->ttl == 0)
+		return usage_fail("--ttl", "must be at least 1 (milliseconds)");
+	return no_args(c);
+}
+
+/* Renew the holder's lease on everything it holds; print how many IDs that is. */
+static int renew_run(struct ctx *c)
+{
+	uint64_t n;
+	int r = set_holder(c);
+
+	if (r)
+		return r;
+	r = numballoc_renew(c->pool, &n);
+	if (r < 0)
+		return lib_fail(r, "renew");
+	if (c->json) {
+		printf("{");
+		json_pool(c);
+		printf(", \"holder\": ");
+		json_string(c->holder);
+		printf(", \"renewed\": %" PRIu64 "}\n", n);
+	} else {
+		printf("%" PRIu64 "\n", n);
+	}
+	return EXIT_OK;
 }
 
 static int allocate_validate(struct ctx *c)
@@ -880,6 +978,11 @@ static int allocate_run(struct ctx *c)
 		if (r)
 			return r;
 	}
+	if (c->holder) {
+		r = set_holder(c);
+		if (r)
+			return r;
+	}
 	if (c->have_owner) {
 		r = numballoc_set_owner(c->pool, c->owner);
 		if (r == -EOPNOTSUPP)
@@ -890,7 +993,7 @@ static int allocate_run(struct ctx *c)
 			return fail(EXIT_RUNTIME, what, "no such process");
 		if (r < 0)
 			return lib_fail(r, what);
-	} else {
+	} else if (!c->holder) {
 		/*
 		 * The tool exits at once, so it cannot hold what it hands out:
 		 * the holder is the process that ran it (a script's shell), and
@@ -1291,8 +1394,23 @@ static int reclaim_run(struct ctx *c)
 	uint64_t ids[1024];
 	pid_t holders[1024];
 	size_t n, i, total = 0;
+	uint64_t count;
 	int r;
 
+	if (is_url(c)) {
+		/* the server releases ended leases; it says how many, not which */
+		r = numballoc_reclaim(c->pool, &count);
+		if (r < 0)
+			return pool_fail(c, r);
+		if (c->json) {
+			printf("{");
+			json_pool(c);
+			printf(", \"released\": %" PRIu64 "}\n", count);
+		} else {
+			printf("%" PRIu64 "\n", count);
+		}
+		return EXIT_OK;
+	}
 	if (c->json)
 		printf("[");
 	do {
@@ -1421,12 +1539,14 @@ static void json_string(const char *s)
 static int stat_run(struct ctx *c)
 {
 	struct numballoc_stat st;
+	char shown[PATH_MAX];
 	int r = numballoc_stat(c->pool, &st);
 
 	if (r < 0)
 		return pool_fail(c, r);
 	if (!c->json) {
-		printf("%-17s %s\n", c->path ? "file:" : "pool:", c->path ? c->path : c->name);
+		printf("%-17s %s\n", c->path ? "file:" : "pool:",
+		       c->path ? c->path : shown_name(c->name, shown, sizeof(shown)));
 		printf("%-17s %" PRIu64 "\n", "capacity:", st.capacity);
 		printf("%-17s %" PRIu64 "\n", "base:", st.base);
 		printf("%-17s %" PRIu64 "\n", "used:", st.used);
@@ -1436,16 +1556,8 @@ static int stat_run(struct ctx *c)
 		printf("%-17s %s\n", "owners:", st.flags & NUMBALLOC_OWNERS ? "yes" : "no");
 		return EXIT_OK;
 	}
-	printf("{\"pool\": ");
-	if (c->path)
-		printf("null");
-	else
-		json_string(c->name);
-	printf(", \"file\": ");
-	if (c->path)
-		json_string(c->path);
-	else
-		printf("null");
+	printf("{");
+	json_pool(c);
 	printf(", \"capacity\": %" PRIu64 ", \"base\": %" PRIu64 ", \"used\": %" PRIu64
 	       ", \"free\": %" PRIu64 ", \"largest_free_run\": %" PRIu64 ", \"policy\": ",
 	       st.capacity, st.base, st.used, st.free, st.largest_free_run);
@@ -1513,7 +1625,9 @@ static int digits(uint64_t v)
 
 static const char *map_title(const struct ctx *c)
 {
-	return c->path ? c->path : c->name;
+	static char shown[PATH_MAX];
+
+	return c->path ? c->path : shown_name(c->name, shown, sizeof(shown));
 }
 
 static int map_run(struct ctx *c)
@@ -2183,7 +2297,7 @@ static const struct cmd cmds[] = {
 	{ "allocate", "n:", allocate_opts, allocate_check, allocate_validate, allocate_run,
 	  CMD_POOL | CMD_AUTOCREATE | CMD_JSON,
 	  "[-n|--count K] [--in MIN-MAX] [--id N] [--block COUNT [--align A]]"
-	  " [--owner PID] [--no-owners]" },
+	  " [--owner PID] [--no-owners] [--holder NAME --ttl MS]" },
 	{ "free", "", free_opts, free_check, free_validate, free_run, CMD_POOL | CMD_JSON,
 	  "ID... | --block FIRST COUNT | - | --owner PID" },
 	{ "test", "", json_opts, test_check, test_validate, test_run,
@@ -2205,6 +2319,8 @@ static const struct cmd cmds[] = {
 	  CMD_POOL | CMD_AUTOCREATE | CMD_JSON, "[-f|--force] [--owner PID] [--mode OCTAL] < FILE.json" },
 	{ "destroy", "f", destroy_opts, no_args, validate_none, destroy_run, CMD_JSON,
 	  "[-f|--force]" },
+	{ "renew", "", renew_opts, renew_check, validate_none, renew_run, CMD_POOL | CMD_JSON,
+	  "--holder NAME --ttl MS" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -2218,7 +2334,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %s%*s%s\n", cmds[i].name,
 			*cmds[i].usage ? 10 - (int)strlen(cmds[i].name) : 0, "", cmds[i].usage);
 	fprintf(f, "\n"
-		"The pool is --pool NAME, else $NUMBALLOC_POOL, else \"%s\" (in /dev/shm);\n"
+		"The pool is --pool NAME, else $NUMBALLOC_POOL, else \"%s\" (in /dev/shm),\n"
+		"or a URL redis://[USER[:PASSWORD]@]HOST[:PORT]/POOL[?db=N] (see numballoc_redis(7));\n"
 		"--file PATH uses a regular file instead. allocate creates a missing pool\n"
 		"with capacity %" PRIu64 " and base %" PRIu64 ".\n"
 		"Pools the tool creates record owners (unless --no-owners): allocate's holder\n"
