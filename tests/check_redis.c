@@ -325,6 +325,53 @@ START_TEST(test_lease_on_shm)
 }
 END_TEST
 
+/*
+ * The calls of issue 19 on a pool in Redis: a read-only handle reads and
+ * refuses every writer with -EROFS, changing nothing; the range comes from
+ * the handle; owner calls say the pool has no owners (its holders are
+ * leases).
+ */
+START_TEST(test_readonly_range_owners)
+{
+	const char *name = tu_name("ro");
+	struct numballoc *p = rpool(&server, name, 16, 100, NUMBALLOC_LOWEST);
+	struct numballoc_opts ro = { .flags = NUMBALLOC_RDONLY };
+	struct numballoc *r = NULL;
+	uint64_t base = 0, cap = 0, id, ids[4], n;
+	size_t got;
+	pid_t holders[4];
+
+	ck_assert_int_eq(numballoc_alloc_id(p, 105), 0);
+	ck_assert_int_eq(numballoc_open(rf_url(&server, name, NULL), &ro, &r), 0);
+	ck_assert_int_eq(numballoc_range(r, &base, &cap), 0);
+	ck_assert_uint_eq(base, 100);
+	ck_assert_uint_eq(cap, 16);
+	ck_assert_int_eq(numballoc_test(r, 105), 1);
+	ck_assert_int_eq(numballoc_test(r, 106), 0);
+	ck_assert_int_eq(numballoc_next(r, 100, &id), 0);
+	ck_assert_uint_eq(id, 105);
+	ck_assert_uint_eq(used(r), 1);
+	ck_assert_int_eq(numballoc_alloc(r, &id), -EROFS);
+	ck_assert_int_eq(numballoc_alloc_in(r, 100, 110, &id), -EROFS);
+	ck_assert_int_eq(numballoc_alloc_id(r, 106), -EROFS);
+	ck_assert_int_eq(numballoc_alloc_block(r, 2, 1, &id), -EROFS);
+	ck_assert_int_eq(numballoc_free(r, 105), -EROFS);
+	ck_assert_int_eq(numballoc_free_block(r, 105, 1), -EROFS);
+	ck_assert_int_eq(numballoc_reclaim(r, &n), -EROFS);
+	ck_assert_int_eq(numballoc_set_holder(r, "h", 1000), 0);
+	ck_assert_int_eq(numballoc_renew(r, &n), -EROFS);
+	ck_assert_uint_eq(used(p), 1);	/* nothing changed */
+	ck_assert_int_eq(numballoc_test(p, 105), 1);
+	ck_assert_int_eq(numballoc_chown(p, 105, getpid()), -EOPNOTSUPP);
+	ck_assert_int_eq(numballoc_reclaim_ids(p, ids, holders, 4, &got), -EOPNOTSUPP);
+	ck_assert_int_eq(numballoc_set_owner(p, 0), -EOPNOTSUPP);
+	ro.flags = NUMBALLOC_RDONLY | NUMBALLOC_CREATE;
+	ck_assert_int_eq(numballoc_open(rf_url(&server, name, NULL), &ro, &r), -EINVAL);
+	numballoc_close(r);
+	numballoc_close(p);
+}
+END_TEST
+
 /* ------------------------------------------------------------ leased ranges */
 
 static const char *lease_url(const char *cluster, const char *local, const char *holder,
@@ -736,6 +783,7 @@ static Suite *redis_suite(void)
 	tcase_add_test(tc, test_lease_renew_and_split);
 	tcase_add_test(tc, test_lease_reclaim);
 	tcase_add_test(tc, test_lease_on_shm);
+	tcase_add_test(tc, test_readonly_range_owners);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lease");
 	tcase_set_timeout(tc, 120);
