@@ -453,24 +453,7 @@ static Suite *idpool_suite(void)
 int main(void)
 {
 #ifdef NB_TEST_REDIS
-	int r;
-
-#ifndef HAVE_REDIS
-	printf("1..0 # SKIP numballoc built without Redis support (configure --with-redis)\n");
-	return 0;
-#endif
-	if (rf_missing()) {
-		printf("1..0 # SKIP %s\n", rf_missing());
-		return 0;
-	}
-	if (rf_start(&server, "--appendonly no") < 0) {
-		printf("Bail out! could not start redis-server\n");
-		return 1;
-	}
-	r = tu_run(idpool_suite());
-	rf_stop(&server);
-	rf_cleanup();
-	return r;
+	return rf_main(&server, "--appendonly no", idpool_suite());
 #else
 	return tu_run(idpool_suite());
 #endif

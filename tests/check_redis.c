@@ -808,27 +808,10 @@ static Suite *redis_suite(void)
 
 int main(void)
 {
-	int r;
-
-#ifndef HAVE_REDIS
-	printf("1..0 # SKIP numballoc built without Redis support (configure --with-redis)\n");
-	return 0;
-#endif
-	if (rf_missing()) {
-		printf("1..0 # SKIP %s\n", rf_missing());
-		return 0;
-	}
 	/*
 	 * The shared server writes its AOF without fsync (a test of the
 	 * guarantee, test_kill9_restart, starts its own with fsync always):
 	 * an fsync per operation costs milliseconds on a busy disk.
 	 */
-	if (rf_start(&server, "--appendfsync no") < 0) {
-		printf("Bail out! could not start redis-server\n");
-		return 1;
-	}
-	r = tu_run(redis_suite());
-	rf_stop(&server);
-	rf_cleanup();
-	return r;
+	return rf_main(&server, "--appendfsync no", redis_suite());
 }

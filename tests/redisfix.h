@@ -35,4 +35,13 @@ const char *rf_url(const struct rf *s, const char *name, const char *query);
 int rf_cmd(const struct rf *s, char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * The main() of a suite that needs Redis: skip (TAP, with the reason) in a
+ * build without Redis support or without redis-server; else start S with
+ * CONF, run SUITE (tu_run()), stop S and remove every server's directory.
+ * The exit status of the suite's program.
+ */
+struct Suite;
+int rf_main(struct rf *s, const char *conf, struct Suite *suite);
+
 #endif
