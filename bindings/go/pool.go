@@ -98,7 +98,10 @@ func cstring(s string) *C.char {
 // Open opens the ID pool name (a POSIX shared-memory name such as "ports"
 // or "/ports"), or the file opts.Path when name is "", or a pool private to
 // this process when both are "". With Create in opts.Flags it creates the
-// pool; concurrent creators agree on one pool. See numballoc_open(3).
+// pool; concurrent creators agree on one pool. name may also be a URL,
+// redis://HOST[:PORT]/NAME, of a pool in a Redis server (numballoc_redis(7));
+// a scheme this build does not serve gives ErrNotSupported. See
+// numballoc_open(3).
 func Open(name string, opts Options) (*Pool, error) {
 	var o C.struct_numballoc_opts
 	var h *C.struct_numballoc
