@@ -31,6 +31,13 @@ with Owners, Chown hands an ID on to another running process, and
 ReclaimIDs releases what dead processes held and says which IDs and
 holders those were.
 
+A pool named by a URL, redis://HOST[:PORT]/NAME, lives in a Redis server
+(numballoc_redis(7)) and is opened with Open like any other. Its holders
+are names with leases, not processes: SetHolder leases what the handle
+allocates to a name for a TTL, Renew restarts that lease, Holder names the
+holder of an ID, and the server releases what a holder held when its
+lease ends. On a pool in shared memory these three return ErrNotSupported.
+
 Pages (OpenPages) is a shared page arena: the pages live in the segment and
 Pages.Bytes gives their memory in this process. Buffer (OpenBuffer)
 hands out offsets in a buffer of the caller's, like pyglet's Allocator.

@@ -30,7 +30,9 @@ var (
 	ErrVersion = errors.New("numballoc: unknown segment version")
 	// ErrKind: the segment holds another kind of pool (NUMBALLOC_EKIND).
 	ErrKind = errors.New("numballoc: another kind of pool")
-	// ErrNotSupported: owner functions on a pool made without Owners (EOPNOTSUPP).
+	// ErrNotSupported: owner functions on a pool made without Owners or in
+	// Redis; lease functions (SetHolder, Renew, Holder) on a pool in shared
+	// memory; a URL scheme this build does not serve (EOPNOTSUPP).
 	ErrNotSupported = errors.New("numballoc: not supported by this pool")
 	// ErrNoProcess: the process named as an owner is not running (ESRCH).
 	ErrNoProcess = errors.New("numballoc: no such process")

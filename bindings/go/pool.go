@@ -28,6 +28,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -97,7 +98,10 @@ func cstring(s string) *C.char {
 // Open opens the ID pool name (a POSIX shared-memory name such as "ports"
 // or "/ports"), or the file opts.Path when name is "", or a pool private to
 // this process when both are "". With Create in opts.Flags it creates the
-// pool; concurrent creators agree on one pool. See numballoc_open(3).
+// pool; concurrent creators agree on one pool. name may also be a URL,
+// redis://HOST[:PORT]/NAME, of a pool in a Redis server (numballoc_redis(7));
+// a scheme this build does not serve gives ErrNotSupported. See
+// numballoc_open(3).
 func Open(name string, opts Options) (*Pool, error) {
 	var o C.struct_numballoc_opts
 	var h *C.struct_numballoc
@@ -393,4 +397,79 @@ func (p *Pool) ReclaimIDs() ([]Reclaimed, error) {
 			return out, nil
 		}
 	}
+}
+
+// Leases: pools in Redis (numballoc_set_holder(3), numballoc_redis(7)).
+
+// holderMax is the longest holder name the library accepts, in bytes.
+const holderMax = 200
+
+// SetHolder makes name the holder of every ID this handle allocates from
+// now on, on a pool in Redis (one opened by a redis:// URL), with a lease
+// of ttl (rounded up to whole milliseconds, 1 ms to 2^40 ms). The lease
+// belongs to the holder: each of its allocations and each Renew restart it
+// for everything the holder holds, and when it ends the server releases
+// all of it. Handles, processes and hosts that use one name share its
+// lease. ErrInvalid for an empty name, one longer than 200 bytes or with a
+// blank, tab or newline, or a ttl out of range; ErrNotSupported on a pool
+// in shared memory (use SetOwner there); ErrReadOnly on a ReadOnly handle.
+func (p *Pool) SetHolder(name string, ttl time.Duration) error {
+	var ms uint64
+	if ttl > 0 {
+		ms = uint64((ttl + time.Millisecond - 1) / time.Millisecond)
+	}
+	cname := C.CString(name) // "" stays a non-NULL empty name: ErrInvalid
+	defer C.free(unsafe.Pointer(cname))
+	h := p.lock()
+	if h == nil {
+		return ErrClosed
+	}
+	defer p.mu.RUnlock()
+	return check("set_holder", C.numballoc_set_holder(h, cname, C.uint64_t(ms)))
+}
+
+// ClearHolder stops leasing: IDs this handle allocates from now on are
+// held until they are freed. IDs already leased keep their lease.
+// ErrNotSupported on a pool in shared memory.
+func (p *Pool) ClearHolder() error {
+	h := p.lock()
+	if h == nil {
+		return ErrClosed
+	}
+	defer p.mu.RUnlock()
+	return check("set_holder", C.numballoc_set_holder(h, nil, 0))
+}
+
+// Renew restarts the lease of the handle's holder on everything it holds,
+// in one atomic step on the server, and returns how many IDs it holds. A
+// count of 0 says that the holder holds nothing: its lease had already
+// ended (its IDs may now be held by others) or it never held any. Renew
+// well within the TTL (a third of it is usual). ErrInvalid on a handle
+// without a holder; ErrNotSupported on a pool in shared memory.
+func (p *Pool) Renew() (uint64, error) {
+	var n C.uint64_t
+	h := p.lock()
+	if h == nil {
+		return 0, ErrClosed
+	}
+	defer p.mu.RUnlock()
+	err := check("renew", C.numballoc_renew(h, &n))
+	return uint64(n), err
+}
+
+// Holder returns the name of the holder that leases id. ErrNotExist when
+// id is not leased (free, or allocated without a holder); ErrInvalid for
+// an id outside the pool; ErrNotSupported on a pool in shared memory (use
+// Owner there).
+func (p *Pool) Holder(id uint64) (string, error) {
+	var buf [holderMax + 1]C.char
+	h := p.lock()
+	if h == nil {
+		return "", ErrClosed
+	}
+	defer p.mu.RUnlock()
+	if err := check("holder", C.numballoc_holder(h, C.uint64_t(id), &buf[0], C.size_t(len(buf)))); err != nil {
+		return "", err
+	}
+	return C.GoString(&buf[0]), nil
 }

@@ -39,6 +39,7 @@ __all__ = [
     'NotAllocatedError', 'PoolExistsError', 'PoolNotFoundError', 'CorruptPoolError',
     'PoolVersionError', 'PoolKindError', 'OwnersNotSupportedError', 'NoSuchProcessError',
     'PoolOSError', 'PoolClosedError', 'ReadOnlyError', 'PoolPermissionError',
+    'NotSupportedError', 'LeasesNotSupportedError',
     'LOWEST', 'CYCLIC', 'SPREAD', 'LIBRARY', 'FFI',
 ]
 
@@ -130,8 +131,20 @@ class PoolKindError(PoolOSError):
     """The segment holds another kind of pool (NUMBALLOC_EKIND)."""
 
 
-class OwnersNotSupportedError(Error, TypeError):
-    """An owner function on a pool created without owners=True (EOPNOTSUPP)."""
+class NotSupportedError(Error, TypeError):
+    """A call the pool does not serve (EOPNOTSUPP): owner calls on a pool
+    without owners or in Redis, lease calls on a pool in shared memory, a
+    URL scheme this build does not serve."""
+
+
+class OwnersNotSupportedError(NotSupportedError):
+    """An owner function on a pool created without owners=True, or on a
+    pool in Redis (EOPNOTSUPP)."""
+
+
+class LeasesNotSupportedError(NotSupportedError):
+    """A lease function (set_holder, renew, holder) on a pool in shared
+    memory: leases exist only on pools in Redis (EOPNOTSUPP)."""
 
 
 class NoSuchProcessError(Error, ProcessLookupError):
@@ -159,8 +172,9 @@ _BY_ERRNO = {
     _errno.ESRCH: NoSuchProcessError,
     _errno.EROFS: ReadOnlyError,
 }
+_BY_ERRNO_LEASE = {**_BY_ERRNO, _errno.EOPNOTSUPP: LeasesNotSupportedError}
 _BY_ERRNO_OPEN = {**_BY_ERRNO, _errno.EEXIST: PoolExistsError, _errno.ENOENT: PoolNotFoundError,
-                  _errno.EACCES: PoolPermissionError, _errno.EPERM: PoolPermissionError}
+                  _errno.EOPNOTSUPP: NotSupportedError, _errno.EACCES: PoolPermissionError, _errno.EPERM: PoolPermissionError}
 
 
 def _error(r, op, table=_BY_ERRNO):
@@ -194,6 +208,9 @@ def _scratch():
 # calls again while a batch comes back full; the tests make it small).
 _RECLAIM_BATCH = 256
 
+# The longest holder name the library accepts, in bytes (numballoc_set_holder(3)).
+_HOLDER_MAX = 200
+
 # The hot calls, looked up once.
 _alloc = _lib.lib.numballoc_alloc
 _free = _lib.lib.numballoc_free
@@ -220,6 +237,10 @@ class Pool:
     each ID); exclusive=True with create fails with PoolExistsError if it
     exists. When it exists, capacity and base 0 accept the pool's and
     other values must equal them (else InvalidArgumentError).
+
+    name may also be a URL, redis://HOST[:PORT]/NAME: the pool lives in a
+    Redis server (numballoc_redis(7)), and its holders are names with
+    leases (set_holder, renew, holder) instead of processes.
 
     readonly=True opens an existing pool read-only (O_RDONLY, a read-only
     mapping), for a user who may read it but not write it: test, next,
@@ -474,6 +495,56 @@ class Pool:
             out.extend((ids[i], pids[i]) for i in range(k))
             if k < size:
                 return out
+
+    # Leases: pools in Redis (numballoc_set_holder(3), numballoc_redis(7)).
+
+    def set_holder(self, name, ttl_ms):
+        """Make name the holder of every ID this handle allocates from now
+        on, on a pool in Redis (opened by a redis:// URL), with a lease of
+        ttl_ms milliseconds (1 to 2**40); name None stops leasing (ttl_ms
+        is then ignored). The lease belongs to the holder: each of its
+        allocations and each renew() restart it for everything the holder
+        holds, and when it ends the server releases all of it. Handles,
+        processes and hosts that use one name share its lease.
+        InvalidArgumentError (a ValueError) for an empty name, one longer
+        than 200 bytes or with a blank, tab or newline, or a ttl_ms out of
+        range; LeasesNotSupportedError (EOPNOTSUPP) on a pool in shared
+        memory (set_owner() is for holders there); ReadOnlyError on a
+        read-only Pool."""
+        h = self._handle('set_holder')
+        if name is None:
+            ttl_ms = 0
+        elif ttl_ms < 0:
+            raise InvalidArgumentError(_errno.EINVAL, strerror(-_errno.EINVAL), 'set_holder')
+        r = _lib.lib.numballoc_set_holder(h, _lib.cstr(name), ttl_ms)
+        if r < 0:
+            raise _error(r, 'set_holder', _BY_ERRNO_LEASE)
+
+    def renew(self):
+        """Restart the lease of this handle's holder on everything it holds,
+        in one atomic step on the server, and return how many IDs it holds.
+        0 says that the holder holds nothing: its lease had already ended
+        (its IDs may now be held by others) or it never held any. Renew
+        well within the TTL (a third of it is usual). InvalidArgumentError
+        on a handle without a holder; LeasesNotSupportedError (EOPNOTSUPP)
+        on a pool in shared memory."""
+        p = _lib.new('uint64_t *')
+        r = _lib.lib.numballoc_renew(self._handle('renew'), p)
+        if r < 0:
+            raise _error(r, 'renew', _BY_ERRNO_LEASE)
+        return p[0]
+
+    def holder(self, id):
+        """The name of the holder that leases id (a str).
+        NotAllocatedError (a LookupError) when id is not leased (free, or
+        allocated without a holder); InvalidArgumentError for an id outside
+        the pool; LeasesNotSupportedError (EOPNOTSUPP) on a pool in shared
+        memory (owner() is for holders there)."""
+        buf = _lib.charbuf(_HOLDER_MAX + 1)
+        r = _lib.lib.numballoc_holder(self._handle('holder'), id, buf, _HOLDER_MAX + 1)
+        if r < 0:
+            raise _error(r, 'holder', _BY_ERRNO_LEASE)
+        return _lib.string(buf)
 
     def __repr__(self):
         """<numballoc.Pool open> or <numballoc.Pool closed>."""

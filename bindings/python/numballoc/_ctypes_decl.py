@@ -67,6 +67,9 @@ SIGS = {
     'numballoc_range': (P, PU, PU),
     'numballoc_chown': (P, u64, c_int),
     'numballoc_reclaim_ids': (P, PU, POINTER(c_int), c_size_t, POINTER(c_size_t)),
+    'numballoc_set_holder': (P, c_char_p, u64),
+    'numballoc_renew': (P, PU),
+    'numballoc_holder': (P, u64, c_char_p, c_size_t),
     'numballoc_buf_open': (c_char_p, POINTER(BufOpts), POINTER(c_void_p)),
     'numballoc_buf_close': (P,),
     'numballoc_buf_alloc': (P, u64, PU),
@@ -100,4 +103,11 @@ def array(ctype, n):
 
 
 def string(p):
+    if isinstance(p, ctypes.Array):
+        p = p.value
     return p.decode('utf-8', 'replace')
+
+
+def charbuf(n):
+    """A zeroed char[n] (string() reads it back)."""
+    return ctypes.create_string_buffer(n)

@@ -75,6 +75,9 @@ int numballoc_free_owner(struct numballoc *pool, int pid, uint64_t *count);
 int numballoc_range(struct numballoc *pool, uint64_t *base, uint64_t *capacity);
 int numballoc_chown(struct numballoc *pool, uint64_t id, int pid);
 int numballoc_reclaim_ids(struct numballoc *pool, uint64_t *ids, int *holders, size_t max, size_t *n);
+int numballoc_set_holder(struct numballoc *pool, const char *holder, uint64_t ttl_ms);
+int numballoc_renew(struct numballoc *pool, uint64_t *count);
+int numballoc_holder(struct numballoc *pool, uint64_t id, char *buf, size_t size);
 int numballoc_buf_open(const char *name, const struct numballoc_buf_opts *opts, struct numballoc_buf **bp);
 int numballoc_buf_close(struct numballoc_buf *b);
 int numballoc_buf_alloc(struct numballoc_buf *b, uint64_t size, uint64_t *start);
@@ -149,6 +152,9 @@ if ffi is not None:
 
     def array(ctype, n):
         return ffi.new(ctype + '[]', n)
+
+    def charbuf(n):
+        return ffi.new('char[]', n)
 else:
     FFI = 'ctypes'
     from . import _ctypes_decl as _decl
@@ -157,6 +163,7 @@ else:
     new = _decl.new
     string = _decl.string
     array = _decl.array
+    charbuf = _decl.charbuf
 
 
 def cstr(s):
