@@ -149,7 +149,7 @@ static int sf_make(struct fit *f)
 	pthread_mutexattr_t ma;
 	size_t size;
 	struct sf *s;
-	char *p;
+	void *p;
 
 	if (f->units == 0 || f->units >= SF_MAX)
 		return -EINVAL;
@@ -157,14 +157,14 @@ static int sf_make(struct fit *f)
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	s = (struct sf *)p;
+	s = p;
 	s->size = size;
 	s->units = f->units;
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutex_init(&s->mu, &ma);
 	pthread_mutexattr_destroy(&ma);
-	s->len = (uint32_t *)(p + sizeof(*s));
+	s->len = (void *)(s + 1);	/* the arrays follow the header */
 	s->start = s->len + f->units;
 	s->next = s->start + f->units;
 	s->prev = s->next + f->units;

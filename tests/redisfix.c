@@ -97,7 +97,8 @@ static int dial(int port)
 	return fd;
 }
 
-static int vcmd(int port, char *buf, size_t size, const char *fmt, va_list ap)
+static int __attribute__((format(printf, 4, 0))) vcmd(int port, char *buf, size_t size,
+							  const char *fmt, va_list ap)
 {
 	char line[4096];
 	ssize_t n;
