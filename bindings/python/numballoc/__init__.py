@@ -224,7 +224,48 @@ largest_free_run are counted from the words now; owners is True when the
 pool records holders."""
 
 
-class Pool:
+class _Handle:
+    """What Pool and Allocator share: one library handle (_h) opened by this
+    process (_pid), released once by the library function named _CLOSE, and
+    never by a child made by fork()."""
+
+    __slots__ = ('_h', '_pid', '__weakref__')
+    _CLOSE = None
+
+    def close(self):
+        """Release the handle; the pool or allocator and what it holds stay.
+        Closing a closed handle does nothing."""
+        h, self._h = self._h, None
+        if h is not None and self._pid == os.getpid():
+            getattr(_lib.lib, self._CLOSE)(h)
+
+    def __del__(self):
+        """close() when the last reference goes (not in a forked child)."""
+        if getattr(self, '_h', None) is not None:
+            self.close()
+
+    def __enter__(self):
+        """with X(...) as x: x is the object itself."""
+        return self
+
+    def __exit__(self, *exc):
+        """close() at the end of the with block; exceptions propagate."""
+        self.close()
+        return False
+
+    @property
+    def closed(self):
+        """True after close()."""
+        return self._h is None
+
+    def _handle(self, op):
+        h = self._h
+        if h is None:
+            raise _closed(op)
+        return h
+
+
+class Pool(_Handle):
     """An open handle on an ID pool (numballoc_open(3)).
 
     Pool(name, capacity=0, base=0, *, path=None, policy=LOWEST,
@@ -254,7 +295,8 @@ class Pool:
     Pool inherited across fork() is not closed by the child.
     """
 
-    __slots__ = ('_h', '_pid', '__weakref__')
+    __slots__ = ()
+    _CLOSE = 'numballoc_close'
 
     def __init__(self, name=None, capacity=0, base=0, *, path=None, policy=LOWEST,
                  create=False, exclusive=False, owners=False, mode=0, readonly=False):
@@ -272,38 +314,6 @@ class Pool:
             raise _error(r, 'open', _BY_ERRNO_OPEN)
         self._h = hp[0]
         self._pid = os.getpid()
-
-    def close(self):
-        """Release the handle; the pool and its IDs stay. Closing a closed
-        Pool does nothing."""
-        h, self._h = self._h, None
-        if h is not None and self._pid == os.getpid():
-            _lib.lib.numballoc_close(h)
-
-    def __del__(self):
-        """close() when the last reference goes (not in a forked child)."""
-        if getattr(self, '_h', None) is not None:
-            self.close()
-
-    def __enter__(self):
-        """with Pool(...) as x: x is the Pool itself."""
-        return self
-
-    def __exit__(self, *exc):
-        """close() at the end of the with block; exceptions propagate."""
-        self.close()
-        return False
-
-    @property
-    def closed(self):
-        """True after close()."""
-        return self._h is None
-
-    def _handle(self, op):
-        h = self._h
-        if h is None:
-            raise _closed(op)
-        return h
 
     def alloc(self):
         """Allocate one ID by the pool's policy and return it.

@@ -5,8 +5,9 @@ import errno as _errno
 import os
 
 from . import _lib
-from . import (Error, InvalidArgumentError, NotAllocatedError, PoolFullError, _BY_ERRNO,
-               _BY_ERRNO_OPEN, _BUF_FIRST_FIT, _CREATE, _EXCL, _closed, _error, _scratch, _tls)
+from . import (InvalidArgumentError, NotAllocatedError, PoolFullError, _BY_ERRNO,
+               _BY_ERRNO_OPEN, _BUF_FIRST_FIT, _CREATE, _EXCL, _Handle, _closed, _error,
+               _scratch, _tls)
 
 
 class AllocatorMemoryException(PoolFullError):
@@ -47,7 +48,7 @@ def _nonneg(op, *values):
             raise AllocatorArgumentError(_errno.EINVAL, 'negative size or offset %d' % v, op)
 
 
-class Allocator:
+class Allocator(_Handle):
     """Buffer space allocation, as pyglet.graphics.allocation.Allocator.
 
     Allocator(capacity, name=None, *, path=None, max_capacity=0, exclusive=False, mode=0)
@@ -90,7 +91,8 @@ class Allocator:
        process grew it first) raises AllocatorArgumentError.
     """
 
-    __slots__ = ('_h', '_pid', '__weakref__')
+    __slots__ = ()
+    _CLOSE = 'numballoc_buf_close'     # close() and the with block: _Handle's (not in pyglet)
 
     def __init__(self, capacity, name=None, *, path=None, max_capacity=0, exclusive=False, mode=0):
         self._h = None
@@ -108,33 +110,6 @@ class Allocator:
             raise _error(r, 'open', {**_BY_ERRNO_OPEN, _errno.EINVAL: AllocatorArgumentError})
         self._h = hp[0]
         self._pid = os.getpid()
-
-    def close(self):
-        """Release the handle (not in pyglet); a shared allocator and its
-        allocations stay. Closing twice does nothing."""
-        h, self._h = self._h, None
-        if h is not None and self._pid == os.getpid():
-            _lib.lib.numballoc_buf_close(h)
-
-    def __del__(self):
-        """close() when the last reference goes (not in a forked child)."""
-        if getattr(self, '_h', None) is not None:
-            self.close()
-
-    def __enter__(self):
-        """with Allocator(...) as x: x is the Allocator itself."""
-        return self
-
-    def __exit__(self, *exc):
-        """close() at the end of the with block; exceptions propagate."""
-        self.close()
-        return False
-
-    def _handle(self, op):
-        h = self._h
-        if h is None:
-            raise _closed(op)
-        return h
 
     def _stat(self):
         st = _lib.new('struct numballoc_buf_stat *')
