@@ -1766,3 +1766,114 @@ uint64_t nb_bitmap_clear_runs(const struct nb_bitmap *bm, uint64_t lo, uint64_t 
 	}
 	return runs;
 }
+
+/*
+ * The buffer's own claims and releases (issue 16, session 2). The same
+ * words and the same CAS as nb_bitmap_claim_range() and
+ * nb_bitmap_release_range(), with what they write elsewhere made cheap
+ * for a caller that places by an index of its own and seldom searches:
+ *
+ *  - the summary is cleared lazily: a word a claim makes full keeps its
+ *    summary bit (as the inline single-bit claim leaves it, bitmap.h), so
+ *    a later release of it finds the bit set and writes nothing;
+ *  - the run index is told of a release by making its node unknown
+ *    (ix_invalidate_up(): a CAS on a VALID node, none on an unknown one)
+ *    rather than recomputed from eight words (ix_fix()). A release into a
+ *    node already unknown costs one load. A run search meets the unknown
+ *    node and computes it from the words, and validates it by the
+ *    CAS-then-load protocol of "The run index": an invalidating release
+ *    CASes its word before it loads the node, as a fixing one does, so of
+ *    it and a validator one sees the other.
+ *
+ * Packed bitmaps only: a spaced one goes to the ordinary functions.
+ */
+static void ix_forget(struct nb_bitmap *bm, uint64_t w0, uint64_t w1)
+{
+	uint64_t i;
+
+	for (i = w0 >> IX_SHIFT; i <= w1 >> IX_SHIFT; i++)
+		if (word_load(&bm->ix[1][i]) & IX_VALID)	/* unknown: a load, no more */
+			ix_invalidate_up(bm, 1, i);
+}
+
+/* Claim MASK of word W if all of it is clear: the CAS alone, the summary left set. */
+static int claim_mask_lazy(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
+{
+	uint64_t *p = &bm->words[w];
+	uint64_t old = word_load(p), prev;
+
+	for (;;) {
+		if (old & mask)
+			return -EEXIST;
+		prev = cas(p, old, old | mask);
+		if (prev == old)
+			return 0;
+		old = prev;
+	}
+}
+
+int nb_bitmap_claim_range_lazy(struct nb_bitmap *bm, uint64_t first, uint64_t n)
+{
+	uint64_t last, w;
+	int r = 0;
+
+	if (bm->spaced)
+		return nb_bitmap_claim_range(bm, first, n);
+	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+		return -EINVAL;
+	last = first + n - 1;
+	for (w = first / 64; w <= last / 64; w++) {
+		uint64_t m = range_mask(bm, w, first, last);
+
+		if (m && (r = claim_mask_lazy(bm, w, m)) < 0)
+			break;
+	}
+	if (r == 0)
+		return 0;
+	/* Roll back what this call claimed: those bits are ours alone. */
+	if (w > first / 64) {
+		uint64_t w1 = w - 1;
+
+		while (w-- > first / 64) {
+			uint64_t m = range_mask(bm, w, first, last);
+
+			if (m)
+				release_mask(bm, w, m, 0);
+		}
+		ix_forget(bm, first / 64, w1);
+	}
+	return r;
+}
+
+int nb_bitmap_release_range_quick(struct nb_bitmap *bm, uint64_t first, uint64_t n)
+{
+	uint64_t last, w;
+	int r;
+
+	if (bm->spaced)
+		return nb_bitmap_release_range(bm, first, n);
+	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+		return -EINVAL;
+	last = first + n - 1;
+	if (first / 64 == last / 64) {
+		r = release_mask(bm, first / 64, range_mask(bm, first / 64, first, last), 1);
+		if (r == 0)
+			ix_forget(bm, first / 64, first / 64);
+		return r;
+	}
+	for (w = first / 64; w <= last / 64; w++) {
+		uint64_t m = range_mask(bm, w, first, last);
+
+		if ((word_load(&bm->words[w]) & m) != m)
+			return -ENOENT;
+	}
+	/* All set a moment ago; only a concurrent double free can interfere. */
+	for (w = first / 64; w <= last / 64; w++) {
+		uint64_t m = range_mask(bm, w, first, last);
+
+		if (m)
+			release_mask(bm, w, m, 0);
+	}
+	ix_forget(bm, first / 64, last / 64);
+	return 0;
+}

@@ -146,6 +146,16 @@ uint64_t nb_bitmap_clear_runs(const struct nb_bitmap *bm, uint64_t lo, uint64_t 
 			      void (*fn)(void *arg, uint64_t first, uint64_t n), void *arg);
 
 /*
+ * The buffer's own claim and release (issue 16, session 2; bitmap.c):
+ * the same words and CAS as nb_bitmap_claim_range() and
+ * nb_bitmap_release_range() and the same results, but a claim leaves the
+ * summary bit of a word it fills set (lazy clearing), and a release makes
+ * a VALID run index node over its words unknown instead of recomputing it.
+ */
+int nb_bitmap_claim_range_lazy(struct nb_bitmap *bm, uint64_t first, uint64_t n);
+int nb_bitmap_release_range_quick(struct nb_bitmap *bm, uint64_t first, uint64_t n);
+
+/*
  * The common cases of claim_any and release_bit, inline in their callers:
  * on the single-ID path a call and its checks cost as much as the two CAS
  * (measured: 8 ns a pair inline, 17-25 ns through the calls). Each does

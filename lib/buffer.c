@@ -130,8 +130,12 @@
 #define CH_MAX_SHIFT 15		/* .. 32768 units (the index holds 16-bit positions) */
 #define ENG(shift) ((shift) ? 1 : 0)	/* the engine's area: after the records, if any */
 #define REC_HEAD 8		/* words before the records: word 0 the low-chunk hint */
-#define NSLOT 8			/* chunks a handle owns at most: one per thread, 8 threads */
-#define SL_NIL 0xffffu
+#define W_WANT 1		/* record word 1: the 'wanted' signal (slot_want()) */
+#define NSLOT 8			/* slots of a handle: one per thread, 8 threads */
+#define OWN_MAX 65536		/* chunks a slot owns at once: 16 bits of a node number */
+#define NODE_SHIFT CH_MAX_SHIFT	/* a node number: owned chunk above, position below */
+#define NODE_POS ((UINT32_C(1) << NODE_SHIFT) - 1)
+#define SL_NIL UINT32_MAX
 #define SL_BINS 192		/* 64 exact classes, then 8 per power of two up to 2^16 */
 #define SL_MASKS (SL_BINS / 64)
 #define OWN_ID ((UINT64_C(1) << 56) - 1)	/* the identity in an owner record */
@@ -151,29 +155,46 @@ struct live_ent {
 };
 
 /*
- * A slot: one chunk owned by this handle and its private index, used by
- * one thread at a time (lock). The index holds free extents of the chunk
- * by position relative to the chunk (base): len[p] the length of the
- * extent that starts at p (stale elsewhere), next/prev the extents of one
- * size class. Frees do not enter it (they may come from any process, and
- * an index that only shrinks between two looks at the words can never
- * hold an extent twice); a miss looks at the words again when enough was
- * freed into the chunk since.
+ * A chunk a slot owns, in this process's memory: the free extents of its
+ * index by position relative to the chunk (base). starts[] marks where an
+ * extent of the index starts; len[p] its length there (read only where
+ * marked); tail[q] where an extent that ends at q starts (stale elsewhere:
+ * checked against starts[] and len[]); next/prev the other extents of its
+ * size class, by node number (node_of()).
+ */
+struct och {
+	uint32_t oi;			/* its number in the slot's och[] */
+	uint64_t chunk;			/* the chunk */
+	uint64_t own;			/* the owner record the slot wrote there */
+	uint64_t base;			/* the chunk's first unit */
+	uint64_t units;			/* units of the chunk the index covers */
+	uint64_t freeu;			/* units of its extents in the index */
+	uint64_t fseen;			/* the chunk's EST_FREED when last built from the words */
+	uint64_t *starts;		/* ixn bits */
+	uint16_t *len, *tail;		/* ixn entries each */
+	uint32_t *next, *prev;		/* ixn entries each */
+	struct och *spare;		/* the next spare record (not owned) */
+};
+
+/*
+ * A slot: the chunks one thread at a time (lock) owns through this handle
+ * and ONE segregated-fit index over the free extents of all of them.
+ * Frees this process makes into them enter it, merged with their free
+ * neighbours; frees by others clear the words and add to the chunk's
+ * record, and the slot builds such a chunk's extents again from the
+ * words when it misses.
  */
 struct slot {
 	int lock;			/* 0 free, 1 held: atomic exchange, release store */
 	unsigned int tag;		/* 1..255: this slot in the owner record */
-	uint64_t chunk;			/* the chunk it owns, or NB_NONE */
-	uint64_t own;			/* the owner record it wrote there */
-	uint64_t base;			/* the chunk's first unit */
-	uint64_t units;			/* units of the chunk the index covers */
-	uint64_t freeu;			/* units in the index */
-	uint64_t f0;			/* the chunk's EST_FREED when adopted */
-	uint64_t fseen;			/* and when the index was last built */
-	int fresh;			/* the index was built from the words since the last take */
+	unsigned int num;		/* its place in the handle's slot[] */
+	struct och **och;		/* och[i]: an owned chunk, or NULL; ncap entries */
+	uint32_t ncap;			/* entries of och[] */
+	uint32_t noch;			/* chunks owned */
+	struct och *spare;		/* records of chunks given back, for reuse */
 	uint64_t mask[SL_MASKS];	/* bit b: class b has an extent */
-	uint16_t head[SL_BINS];		/* first extent of each class, or SL_NIL */
-	uint16_t *len, *next, *prev;	/* ixn entries each */
+	uint32_t head[SL_BINS];		/* newest extent of each class (node), or SL_NIL */
+	uint64_t want_seen;		/* the last 'wanted' value it looked at */
 	struct live_ent live[NLIVE];	/* other owners seen alive or dead */
 	unsigned int nlive;
 };
@@ -204,6 +225,8 @@ struct numballoc_buf {
 	uint64_t *rec;			/* the records area (shared, untrusted), or NULL */
 	uint64_t nrec;			/* chunks the records cover: ceil(maxu / chunk) */
 	struct slot *slot[NSLOT];	/* made on first use (CAS), freed at close */
+	uint32_t *chown;		/* chown[c]: 1 + slot << 16 + och number, or 0 (advice) */
+	uint64_t nchown;		/* its entries (mmap, pages touched where used) */
 };
 
 static uint64_t rec_bytes(uint64_t maxu, unsigned int shift)
@@ -409,7 +432,28 @@ static void hint_lower(struct numballoc_buf *b, uint64_t c)
 	}
 }
 
-/* --- the slot's index: segregated fit over the chunk's free extents */
+/* --- the slot's index: segregated fit over the free extents of its chunks */
+
+/* Node X of the index: chunk och[X >> NODE_SHIFT] of the slot, position X & NODE_POS. */
+static struct och *node_och(const struct slot *s, uint32_t x)
+{
+	return s->och[x >> NODE_SHIFT];
+}
+
+static uint32_t node_pos(uint32_t x)
+{
+	return x & NODE_POS;
+}
+
+static uint32_t node_of(const struct och *o, uint64_t p)
+{
+	return o->oi << NODE_SHIFT | (uint32_t)p;
+}
+
+static int och_starts(const struct och *o, uint64_t p)
+{
+	return (int)(o->starts[p / 64] >> (p % 64) & 1);
+}
 
 static unsigned int sl_bin(uint64_t l)
 {
@@ -428,33 +472,68 @@ static uint64_t sl_bin_low(unsigned int k)
 	return (UINT64_C(8) + (k - 64) % 8) << ((k - 64) / 8 + 3);
 }
 
-static void ix_insert(struct slot *s, uint64_t at, uint64_t l)
+static void ix_remove(struct slot *s, struct och *o, uint64_t p)
 {
-	unsigned int k = sl_bin(l);
+	unsigned int k = sl_bin(o->len[p]);
+	uint32_t nx = o->next[p], pv = o->prev[p];
 
-	s->len[at] = (uint16_t)l;
-	s->prev[at] = SL_NIL;
-	s->next[at] = s->head[k];
-	if (s->head[k] != SL_NIL)
-		s->prev[s->head[k]] = (uint16_t)at;
-	s->head[k] = (uint16_t)at;
-	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
-	s->freeu += l;
-}
-
-static void ix_remove(struct slot *s, uint64_t at)
-{
-	unsigned int k = sl_bin(s->len[at]);
-
-	if (s->prev[at] != SL_NIL)
-		s->next[s->prev[at]] = s->next[at];
+	if (pv != SL_NIL)
+		node_och(s, pv)->next[node_pos(pv)] = nx;
 	else
-		s->head[k] = s->next[at];
-	if (s->next[at] != SL_NIL)
-		s->prev[s->next[at]] = s->prev[at];
+		s->head[k] = nx;
+	if (nx != SL_NIL)
+		node_och(s, nx)->prev[node_pos(nx)] = pv;
 	if (s->head[k] == SL_NIL)
 		s->mask[k / 64] &= ~(UINT64_C(1) << (k % 64));
-	s->freeu -= s->len[at];
+	o->starts[p / 64] &= ~(UINT64_C(1) << (p % 64));
+	o->freeu -= o->len[p];
+}
+
+/* The extent [P, P+L) of chunk O enters the index (replacing one that starts at P). */
+static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
+{
+	unsigned int k = sl_bin(l);
+	uint32_t x = node_of(o, p), h;
+
+	if (och_starts(o, p))
+		ix_remove(s, o, p);	/* only an index gone stale gets here */
+	h = s->head[k];
+	o->starts[p / 64] |= UINT64_C(1) << (p % 64);
+	o->len[p] = (uint16_t)l;
+	o->tail[p + l - 1] = (uint16_t)p;
+	o->prev[p] = SL_NIL;
+	o->next[p] = h;
+	if (h != SL_NIL)
+		node_och(s, h)->prev[node_pos(h)] = x;
+	s->head[k] = x;
+	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
+	o->freeu += l;
+}
+
+/*
+ * [P, P+L) of chunk O was freed by this process: it enters the index
+ * merged with the free extents of the index that end at P and start at
+ * P+L (the tail and start maps, checked against the extents: a stale
+ * tail entry names no extent that ends there).
+ */
+static void ix_free(struct slot *s, struct och *o, uint64_t p, uint64_t l)
+{
+	uint64_t t;
+
+	if (p > 0) {
+		t = o->tail[p - 1];
+		if (t < p && och_starts(o, t) && t + o->len[t] == p) {
+			ix_remove(s, o, t);
+			l += p - t;
+			p = t;
+		}
+	}
+	if (p + l < o->units && och_starts(o, p + l)) {
+		t = o->len[p + l];
+		ix_remove(s, o, p + l);
+		l += t;
+	}
+	ix_insert(s, o, p, l);
 }
 
 /* The first class >= K that has an extent, or SL_BINS. */
@@ -471,62 +550,108 @@ static unsigned int ix_next_bin(const struct slot *s, unsigned int k)
 	return SL_BINS;
 }
 
-/* An extent of at least N units: its position, or SL_NIL. */
-static uint64_t ix_find(const struct slot *s, uint64_t n)
+/*
+ * An extent of at least N units: its node, or SL_NIL. Good fit: the
+ * newest extent of the smallest class whose every extent fits, else one
+ * of N's own class that fits.
+ */
+static uint32_t ix_find(const struct slot *s, uint64_t n)
 {
 	unsigned int k = sl_bin(n);
-	uint64_t at;
+	uint32_t x;
 
 	if (sl_bin_low(k) < n)
 		k++;
 	k = ix_next_bin(s, k);
 	if (k < SL_BINS)
 		return s->head[k];
-	/* the class of N itself holds extents both shorter and longer */
-	for (at = s->head[sl_bin(n)]; at != SL_NIL && s->len[at] < n; at = s->next[at])
-		;
-	return at;
+	for (x = s->head[sl_bin(n)]; x != SL_NIL; x = node_och(s, x)->next[node_pos(x)])
+		if (node_och(s, x)->len[node_pos(x)] >= n)
+			break;
+	return x;
 }
 
-/* The longest extent in the index. */
-static uint64_t ix_largest(const struct slot *s)
+/* The longest extent of chunk O in the index. */
+static uint64_t och_largest(const struct och *o)
 {
-	unsigned int w = SL_MASKS, k;
-	uint64_t at, best = 0;
+	uint64_t w, m, p, best = 0;
 
-	while (w--)
-		if (s->mask[w]) {
-			k = w * 64 + 63 - (unsigned int)__builtin_clzll(s->mask[w]);
-			for (at = s->head[k]; at != SL_NIL; at = s->next[at])
-				best = s->len[at] > best ? s->len[at] : best;
-			break;
+	for (w = 0; w < (o->units + 63) / 64; w++)
+		for (m = o->starts[w]; m; m &= m - 1) {
+			p = w * 64 + (uint64_t)__builtin_ctzll(m);
+			best = o->len[p] > best ? o->len[p] : best;
 		}
 	return best;
 }
 
-/* Empty the index. len[] is read only for extents in it: no need to clear. */
-static void ix_clear(struct slot *s)
+/* Every extent of chunk O leaves the index. */
+static void och_clear(struct slot *s, struct och *o)
 {
-	memset(s->head, 0xff, sizeof(s->head));
-	memset(s->mask, 0, sizeof(s->mask));
-	s->freeu = 0;
+	uint64_t w, m;
+
+	for (w = 0; w < (o->units + 63) / 64; w++)
+		for (m = o->starts[w]; m; m &= m - 1)
+			ix_remove(s, o, w * 64 + (uint64_t)__builtin_ctzll(m));
 }
+
+struct build_arg {
+	struct slot *s;
+	struct och *o;
+};
 
 static void ix_add_run(void *arg, uint64_t first, uint64_t n)
 {
-	struct slot *s = arg;
+	struct build_arg *a = arg;
 
-	ix_insert(s, first - s->base, n);
+	ix_insert(a->s, a->o, first - a->o->base, n);
 }
 
-/* The index from the words as they are now: every free run of the chunk. */
-static void slot_rebuild(struct numballoc_buf *b, struct buf_view *v, struct slot *s)
+/* Chunk O's extents from the words as they are now: every free run of the chunk. */
+static void och_build(struct numballoc_buf *b, struct buf_view *v, struct slot *s, struct och *o)
 {
-	ix_clear(s);
-	s->fseen = EST_FREED(uatomic_read(rec_est(b, s->chunk)));
-	s->units = chunk_units(b, v, s->chunk);
-	nb_bitmap_clear_runs(&v->bm, s->base, s->base + s->units, ix_add_run, s);
-	s->fresh = 1;
+	struct build_arg a = { s, o };
+
+	och_clear(s, o);
+	o->fseen = EST_FREED(uatomic_read(rec_est(b, o->chunk)));
+	o->units = chunk_units(b, v, o->chunk);
+	nb_bitmap_clear_runs(&v->bm, o->base, o->base + o->units, ix_add_run, &a);
+}
+
+/* A chunk record for slot S (oi set, nothing owned yet), or NULL when memory is short. */
+static struct och *och_new(struct numballoc_buf *b, struct slot *s)
+{
+	struct och *o = s->spare, **no;
+	uint64_t n = b->ixn, sw = (n + 63) / 64;
+	uint32_t oi, cap;
+
+	for (oi = 0; oi < s->ncap && s->och[oi]; oi++)
+		;
+	if (oi == s->ncap) {
+		if (s->ncap >= OWN_MAX)
+			return NULL;
+		cap = s->ncap ? 2 * s->ncap : 16;
+		no = realloc(s->och, cap * sizeof(*no));
+		if (!no)
+			return NULL;
+		memset(no + s->ncap, 0, (cap - s->ncap) * sizeof(*no));
+		s->och = no;
+		s->ncap = cap;
+	}
+	if (o) {
+		s->spare = o->spare;
+	} else {
+		o = calloc(1, sizeof(*o) + sw * 8 + n * (2 * sizeof(uint16_t) + 2 * sizeof(uint32_t)));
+		if (!o)
+			return NULL;
+		o->starts = (uint64_t *)(o + 1);
+		o->next = (uint32_t *)(o->starts + sw);
+		o->prev = o->next + n;
+		o->len = (uint16_t *)(o->prev + n);
+		o->tail = o->len + n;
+	}
+	o->oi = oi;
+	o->units = 0;
+	return o;
 }
 
 static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
@@ -534,24 +659,27 @@ static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
 	static unsigned int serial;
 	struct slot *s = calloc(1, sizeof(*s));
 
+	(void)b;
 	if (!s)
 		return NULL;
-	s->len = calloc(3 * b->ixn, sizeof(uint16_t));
-	if (!s->len) {
-		free(s);
-		return NULL;
-	}
-	s->next = s->len + b->ixn;
-	s->prev = s->next + b->ixn;
 	memset(s->head, 0xff, sizeof(s->head));
-	s->chunk = NB_NONE;
 	s->tag = (__atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED) * NSLOT + i) % 255 + 1;
+	s->num = i;
 	return s;
 }
 
 static void slot_free(struct slot *s)
 {
-	free(s->len);
+	struct och *o;
+	uint32_t i;
+
+	for (i = 0; i < s->ncap; i++)
+		free(s->och[i]);
+	while ((o = s->spare)) {
+		s->spare = o->spare;
+		free(o);
+	}
+	free(s->och);
 	free(s);
 }
 
@@ -616,77 +744,83 @@ static int owner_dead(struct live_ent *cache, unsigned int *n, uint64_t own, uin
 	return !alive;
 }
 
-/* Give the slot's chunk back: its estimate from the index, then the record. */
-static void chunk_release(struct numballoc_buf *b, struct slot *s)
+/* The process-local map of chunk C: 0, or 1 + slot << 16 + its och number. */
+static void chown_set(struct numballoc_buf *b, uint64_t c, uint32_t e)
 {
-	uint64_t c = s->chunk, *ep = rec_est(b, c), e = uatomic_read(ep), prev, ne, f, big;
-	big = ix_largest(s);
+	if (c < b->nchown)
+		__atomic_store_n(&b->chown[c], e, __ATOMIC_RELEASE);
+}
+
+/* Give chunk O of the slot back: its estimate from the index, then the record. */
+static void chunk_release(struct numballoc_buf *b, struct slot *s, struct och *o)
+{
+	uint64_t c = o->chunk, *ep = rec_est(b, c), e = uatomic_read(ep), prev, ne, f, big;
+
+	big = och_largest(o);
 	for (;;) {
-		f = EST_FREED(e) >= s->f0 ? EST_FREED(e) - s->f0 : 0;	/* freed while we held it */
-		ne = (s->units - s->freeu) | (s->units - big) << 16 | f << 32;
+		f = EST_FREED(e) >= o->fseen ? EST_FREED(e) - o->fseen : 0;	/* not yet in the index */
+		ne = (o->units - o->freeu) | (o->units - big) << 16 | f << 32;
 		prev = uatomic_cmpxchg(ep, e, ne);
 		if (prev == e)
 			break;
 		e = prev;
 	}
-	uatomic_cmpxchg(rec_owner(b, c), s->own, 0);
-	if (s->freeu + f >= b->thresh)
+	chown_set(b, c, 0);
+	uatomic_cmpxchg(rec_owner(b, c), o->own, 0);
+	if (o->freeu + f >= b->thresh)
 		hint_lower(b, c);
-	ix_clear(s);
-	s->chunk = NB_NONE;
+	och_clear(s, o);
+	s->och[o->oi] = NULL;
+	s->noch--;
+	o->spare = s->spare;
+	s->spare = o;
 }
 
-/* Take chunk C if nobody alive owns it: 1 when the slot owns it now. */
-static int chunk_take(struct numballoc_buf *b, struct slot *s, uint64_t c, uint64_t self)
+/* Take chunk C if nobody alive owns it: its och (index built), or NULL. */
+static struct och *chunk_take(struct numballoc_buf *b, struct buf_view *v, struct slot *s,
+			      uint64_t c, uint64_t self)
 {
 	uint64_t *op = rec_owner(b, c), own = uatomic_read(op), mine;
+	struct och *o;
 
 	if (own && !owner_dead(s->live, &s->nlive, own, self))
-		return 0;
+		return NULL;
+	o = och_new(b, s);
+	if (!o)
+		return NULL;
 	mine = (self & OWN_ID) | (uint64_t)s->tag << OWN_TAG_SHIFT;
-	if (uatomic_cmpxchg(op, own, mine) != own)
-		return 0;
-	s->chunk = c;
-	s->own = mine;
-	s->base = c << b->shift;
-	s->f0 = EST_FREED(uatomic_read(rec_est(b, c)));
-	return 1;
-}
-
-/*
- * Try chunk C for a request of N units: 0 when the slot owns it now with
- * a run of N; -EAGAIN when it owns it without (KEEP: worth keeping, N
- * goes elsewhere); -ENOSPC when it is not ours or gave nothing.
- */
-static int chunk_try(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t c,
-		     uint64_t n, uint64_t self, int keep)
-{
-	if (!chunk_take(b, s, c, self))
-		return -ENOSPC;
-	slot_rebuild(b, v, s);
-	if (ix_find(s, n) != SL_NIL)
-		return 0;
-	if (keep && s->freeu >= b->keep)
-		return -EAGAIN;
-	chunk_release(b, s);
-	return -ENOSPC;
+	if (uatomic_cmpxchg(op, own, mine) != own) {
+		o->spare = s->spare;
+		s->spare = o;
+		return NULL;
+	}
+	o->chunk = c;
+	o->own = mine;
+	o->base = c << b->shift;
+	s->och[o->oi] = o;
+	s->noch++;
+	och_build(b, v, s, o);
+	chown_set(b, c, 1 + ((uint32_t)s->num << 16 | o->oi));
+	return o;
 }
 
 /*
  * Adopt a chunk for a request of N units: the lowest chunk whose record
  * promises enough free units, where enough is, tier by tier, THRESH
  * (looking from the shared hint up), THRESH/2 and THRESH/4; then the
- * lowest unowned one that promises a run of N. Lowest first keeps the top
- * of the buffer free in one range, and the choice is by free space, not
- * by N: a large request that misses must not make the slot take a fresh
- * chunk for the small ones that follow (it goes to first fit instead).
- * Results as chunk_try(); -ENOSPC when no chunk has room.
+ * lowest unowned one that promises a run of N. Lowest first keeps the
+ * top of the buffer free in one range. A chunk taken that has no run of
+ * N is kept when it has KEEP units free (the requests that follow use
+ * them), else given back. 0 when the index now has a run of N; -EBUSY
+ * when none came and chunks of other live owners may have room (the
+ * caller asks for some: slot_want()); -ENOSPC when none came.
  */
 static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n)
 {
 	uint64_t nch = (v->bm.nbits + b->chunk - 1) >> b->shift, h, c, e, u, f, big, self, want;
-	uint64_t best = NB_NONE;
-	int r, tier;
+	uint64_t best = NB_NONE, own;
+	struct och *o;
+	int tier, busy = 0;
 
 	if (nb_ident_self(&self) < 0)
 		return -ENOSPC;
@@ -698,13 +832,18 @@ static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot 
 		if (want < n)
 			want = n;
 		for (c = tier ? 0 : h; c < nch; c++) {
+			own = uatomic_read(rec_owner(b, c));
+			if (own == ((self & OWN_ID) | (uint64_t)s->tag << OWN_TAG_SHIFT))
+				continue;	/* ours */
 			e = uatomic_read(rec_est(b, c));
 			u = chunk_units(b, v, c);
 			f = est_free(b, e, u, &big);
+			if (own && !tier)
+				busy = 1;
 			if (f < n || (f < want && big < n))
 				continue;
 			if (f < want) {
-				if (best == NB_NONE && !uatomic_read(rec_owner(b, c)))
+				if (best == NB_NONE && !own)
 					best = c;	/* the lowest with a run of N */
 				continue;
 			}
@@ -712,76 +851,171 @@ static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot 
 				uatomic_cmpxchg(&b->rec[0], h, c);
 				h = c;
 			}
-			r = chunk_try(b, v, s, c, n, self, 1);
-			if (r != -ENOSPC)
-				return r;
+			o = chunk_take(b, v, s, c, self);
+			if (!o)
+				continue;
+			if (ix_find(s, n) != SL_NIL)
+				return 0;
+			if (o->freeu < b->keep)
+				chunk_release(b, s, o);
 		}
 	}
-	if (best == NB_NONE)
-		return -ENOSPC;
-	return chunk_try(b, v, s, best, n, self, 1);
+	if (best != NB_NONE && (o = chunk_take(b, v, s, best, self))) {
+		if (ix_find(s, n) != SL_NIL)
+			return 0;
+		if (o->freeu < b->keep)
+			chunk_release(b, s, o);
+	}
+	return busy ? -EBUSY : -ENOSPC;
 }
 
-/* N units from the slot's chunk, adopting another when it has none. */
+/*
+ * The 'wanted' signal (record word W_WANT): a slot that found no chunk
+ * to adopt while others own chunks asks for some: a new sequence number
+ * above, the number of chunks it owns below. Every slot that sees a new
+ * value at its next operation and owns more than one chunk more than the
+ * asker gives back half the difference, the chunks with the most free
+ * units first. Advice: an owner that never operates again keeps its
+ * chunks (the asker places by first fit meanwhile, which finds free units
+ * in them).
+ */
+static void slot_want(struct numballoc_buf *b, struct slot *s)
+{
+	uint64_t w = uatomic_read(&b->rec[W_WANT]);
+
+	w = ((w >> 32) + 1) << 32 | s->noch;
+	uatomic_set(&b->rec[W_WANT], w);
+	s->want_seen = w;
+}
+
+static void slot_honour(struct numballoc_buf *b, struct slot *s)
+{
+	uint64_t w = uatomic_read(&b->rec[W_WANT]), give, best;
+	struct och *o, *bo;
+	uint32_t i;
+
+	if (w == s->want_seen)
+		return;
+	s->want_seen = w;
+	if (s->noch <= (w & UINT32_MAX) + 1)
+		return;
+	for (give = (s->noch - (w & UINT32_MAX)) / 2; give; give--) {
+		bo = NULL;
+		best = 0;
+		for (i = 0; i < s->ncap; i++)
+			if ((o = s->och[i]) && (!bo || o->freeu > best)) {
+				bo = o;
+				best = o->freeu;
+			}
+		chunk_release(b, s, bo);
+	}
+}
+
+/*
+ * Owned chunks into which other processes (or other handles) freed at
+ * least N units since their extents were built from the words, and a
+ * last chunk the buffer grew into: built again. 1 when one was.
+ */
+static int slot_rescan(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n)
+{
+	struct och *o;
+	uint32_t i;
+	int any = 0;
+
+	for (i = 0; i < s->ncap; i++)
+		if ((o = s->och[i]) &&
+		    (EST_FREED(uatomic_read(rec_est(b, o->chunk))) - o->fseen >= n ||
+		     o->units < chunk_units(b, v, o->chunk))) {
+			och_build(b, v, s, o);
+			any = 1;
+		}
+	return any;
+}
+
+/*
+ * N units from the slot's chunks, adopting more when they have none:
+ * 0, or -EAGAIN when the request goes to first fit.
+ */
 static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *s, uint64_t n,
 		      uint64_t *first)
 {
-	uint64_t at, l;
+	struct och *o;
+	uint64_t p, l;
+	uint32_t x;
 	int tries, r;
 
+	slot_honour(b, s);
 	for (tries = 0; tries < 16; tries++) {
-		if (s->chunk == NB_NONE) {
-			r = chunk_adopt(b, v, s, n);
-			if (r < 0)
-				return r;
-		}
-		at = ix_find(s, n);
-		if (at == SL_NIL) {
-			/*
-			 * N units or more freed into it since the index was
-			 * built (by anyone): look at the words again. Fewer
-			 * rarely make a run of N, and a look costs a pass
-			 * over the chunk's words.
-			 */
-			if (!s->fresh &&
-			    EST_FREED(uatomic_read(rec_est(b, s->chunk))) - s->fseen >= n) {
-				slot_rebuild(b, v, s);
+		x = ix_find(s, n);
+		if (x == SL_NIL) {
+			if (slot_rescan(b, v, s, n))
 				continue;
-			}
-			/*
-			 * Still room for smaller requests: keep the chunk, and
-			 * let the engine place this one (lowest fit), so that a
-			 * large request does not open a fresh chunk and
-			 * scatter what follows across the buffer.
-			 */
-			if (s->freeu >= b->keep)
-				return -EAGAIN;
-			chunk_release(b, s);
-			continue;
+			r = chunk_adopt(b, v, s, n);
+			if (r == 0)
+				continue;
+			if (r == -EBUSY)
+				slot_want(b, s);
+			return -EAGAIN;
 		}
-		l = s->len[at];
-		ix_remove(s, at);
+		o = node_och(s, x);
+		p = node_pos(x);
+		l = o->len[p];
+		ix_remove(s, o, p);
 		if (l > n)
-			ix_insert(s, at + n, l - n);
-		if (nb_bitmap_claim_range(&v->bm, s->base + at, n) == 0) {
-			s->fresh = 0;
-			*first = s->base + at;
+			ix_insert(s, o, p + n, l - n);
+		if (nb_bitmap_claim_range_lazy(&v->bm, o->base + p, n) == 0) {
+			*first = o->base + p;
 			return 0;
 		}
-		slot_rebuild(b, v, s);	/* claimed by another meanwhile: the index was stale */
+		och_build(b, v, s, o);	/* claimed by another meanwhile: the index was stale */
 	}
-	return -ENOSPC;
+	return -EAGAIN;
 }
 
-/* Units [FIRST, FIRST+N) were freed: the records of their chunks learn it. */
+/*
+ * Units [LO, LO+N) of chunk C, which slot (E-1) >> 16 of this handle
+ * owned a moment ago, were freed: into its index, if it is still its and
+ * free to take (else 0: the caller tells the record).
+ */
+static int free_local(struct numballoc_buf *b, uint64_t c, uint32_t e, uint64_t lo, uint64_t n)
+{
+	struct slot *s = __atomic_load_n(&b->slot[(e - 1) >> 16], __ATOMIC_ACQUIRE);
+	uint32_t oi = (e - 1) & 0xffff;
+	struct och *o;
+
+	if (!s || __atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+		return 0;
+	o = oi < s->ncap ? s->och[oi] : NULL;
+	if (!o || o->chunk != c || lo + n > o->base + o->units) {
+		slot_put(s);
+		return 0;
+	}
+	ix_free(s, o, lo - o->base, n);
+	/* an empty chunk goes back, unless it is the slot's last */
+	if (o->freeu == o->units && s->noch > 1 && o->len[0] == o->units)
+		chunk_release(b, s, o);
+	else
+		slot_honour(b, s);
+	slot_put(s);
+	return 1;
+}
+
+/*
+ * Units [FIRST, FIRST+N) were freed: into this handle's index where it
+ * owns their chunk, else the chunk's record learns it.
+ */
 static void chunks_freed(struct numballoc_buf *b, const struct buf_view *v, uint64_t first,
 			 uint64_t n)
 {
 	uint64_t c, end = first + n, lo, hi, old, big, u;
+	uint32_t e;
 
 	for (c = first >> b->shift; (c << b->shift) < end; c++) {
 		lo = c << b->shift > first ? c << b->shift : first;
 		hi = (c + 1) << b->shift < end ? (c + 1) << b->shift : end;
+		e = c < b->nchown ? __atomic_load_n(&b->chown[c], __ATOMIC_ACQUIRE) : 0;
+		if (e && free_local(b, c, e, lo, hi - lo))
+			continue;
 		old = uatomic_add_return(rec_est(b, c), (hi - lo) << 32) - ((hi - lo) << 32);
 		u = chunk_units(b, v, c);
 		/* it just became worth adopting: the hint learns it (rarely a write) */
@@ -853,20 +1087,32 @@ static int buf_attach(struct numballoc_buf *b)
 		b->rec = nb_segment_area(&b->seg, 0);
 		b->nrec = (b->maxu + b->chunk - 1) >> b->shift;
 		b->first_fit = 0;
+		/* the map of owned chunks: reserved for all, pages touched where used */
+		b->chown = mmap(NULL, b->nrec * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (b->chown == MAP_FAILED)
+			b->chown = NULL;	/* every free then tells the record */
+		else
+			b->nchown = b->nrec;
 	}
 	r = view_new(b, b->cap0, &b->view);
 	if (r < 0)
-		return r;
+		goto fail;
 	pthread_mutex_init(&b->lock, NULL);
 	if (cap_now(b) > b->cap0) {
 		r = view_refresh(b);
 		if (r < 0) {
 			pthread_mutex_destroy(&b->lock);
 			view_free(b->view);
-			return r;
+			goto fail;
 		}
 	}
 	return 0;
+fail:
+	if (b->chown)
+		munmap(b->chown, b->nchown * sizeof(uint32_t));
+	b->chown = NULL;
+	return r;
 }
 
 /* Remove the object an open created and then failed to use. */
@@ -948,12 +1194,18 @@ NUMBALLOC_EXPORT int numballoc_buf_close(struct numballoc_buf *b)
 	if (!b)
 		return 0;
 	for (i = 0; i < NSLOT; i++) {
-		if (!b->slot[i])
+		struct slot *s = b->slot[i];
+		uint32_t k;
+
+		if (!s)
 			continue;
-		if (b->slot[i]->chunk != NB_NONE)
-			chunk_release(b, b->slot[i]);
-		slot_free(b->slot[i]);
+		for (k = 0; k < s->ncap; k++)
+			if (s->och[k])
+				chunk_release(b, s, s->och[k]);
+		slot_free(s);
 	}
+	if (b->chown)
+		munmap(b->chown, b->nchown * sizeof(uint32_t));
 	view_free(b->view);
 	pthread_mutex_destroy(&b->lock);
 	nb_segment_close(&b->seg);
@@ -1072,6 +1324,22 @@ static int range_units(const struct numballoc_buf *b, const struct buf_view *v, 
 	return 0;
 }
 
+/*
+ * Release [FIRST, FIRST+N) in view V: the engine's release (first fit),
+ * or the buffer's own (bitmap.c) and then the chunks' indexes or records.
+ */
+static int buf_release(struct numballoc_buf *b, struct buf_view *v, uint64_t first, uint64_t n)
+{
+	int r;
+
+	if (b->first_fit)
+		return nb_bitmap_release_range(&v->bm, first, n);
+	r = nb_bitmap_release_range_quick(&v->bm, first, n);
+	if (r == 0)
+		chunks_freed(b, v, first, n);
+	return r;
+}
+
 /* Are all N units from FIRST allocated? */
 static int all_set(const struct buf_view *v, uint64_t first, uint64_t n)
 {
@@ -1094,9 +1362,7 @@ NUMBALLOC_EXPORT int numballoc_buf_dealloc(struct numballoc_buf *b, uint64_t sta
 	v = view_enter(b);
 	r = range_units(b, v, start, size, &first, &n);
 	if (r == 0)
-		r = nb_bitmap_release_range(&v->bm, first, n);
-	if (r == 0 && !b->first_fit)
-		chunks_freed(b, v, first, n);
+		r = buf_release(b, v, first, n);
 	view_leave(b);
 	return r;
 }
@@ -1115,9 +1381,7 @@ static int grow_units(struct numballoc_buf *b, struct buf_view *v, uint64_t firs
 	r = alloc_any(b, v, nn, nfirst);
 	if (r < 0)
 		return r;
-	nb_bitmap_release_range(&v->bm, first, n);
-	if (!b->first_fit)
-		chunks_freed(b, v, first, n);
+	buf_release(b, v, first, n);
 	return 0;
 }
 
@@ -1150,9 +1414,7 @@ NUMBALLOC_EXPORT int numballoc_buf_realloc(struct numballoc_buf *b, uint64_t sta
 		if (r == 0 && nn <= n) {
 			nfirst = first;
 			if (nn < n)
-				r = nb_bitmap_release_range(&v->bm, first + nn, n - nn);
-			if (nn < n && r == 0 && !b->first_fit)
-				chunks_freed(b, v, first + nn, n - nn);
+				r = buf_release(b, v, first + nn, n - nn);
 		} else if (r == 0) {
 			r = grow_units(b, v, first, n, nn, &nfirst);
 		}
