@@ -3,10 +3,11 @@
  * bufbench.c - the buffer face against single-threaded-class and
  * shared-memory allocators, one thread, two threads and two processes.
  *
- *	numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL]
+ *	numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL] [--mode M]
  *
  * (--only: numballoc's default placement and the allocators whose label
- * starts with LABEL, e.g. "segfit".)
+ * starts with LABEL, e.g. "segfit". --mode: only mode M, 0 one thread,
+ * 1 two threads, 2 two processes, e.g. to profile one; the others print 0.)
  *
  * Workload (issue 16, as issue 5): a buffer of 2^20 units, sizes
  * log-uniform in 1..256 units, filled to 50% (then 85%) live, then N
@@ -483,7 +484,7 @@ int main(int argc, char **argv)
 {
 	uint64_t ops = 400000;
 	const char *only = NULL;
-	int rounds = 5, quick = 0, i, k, m, j, nfit = 0, status = 0;
+	int rounds = 5, quick = 0, i, k, m, j, nfit = 0, status = 0, mode = -1;
 	static const int pcts[] = { 50, 85 };
 	struct fit fits[NFIT];
 	/* [fit][mode][round] */
@@ -502,12 +503,14 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
+		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			mode = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL]\n");
+			fprintf(stderr, "usage: numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL] [--mode M]\n");
 			return 2;
 		}
 	}
-	if (rounds < 1 || rounds > MAXR || ops < 2) {
+	if (rounds < 1 || rounds > MAXR || ops < 2 || mode < -1 || mode >= NMODE) {
 		fprintf(stderr, "numballoc-bufbench: rounds 1..%d, ops >= 2\n", MAXR);
 		return 2;
 	}
@@ -538,7 +541,7 @@ int main(int argc, char **argv)
 			for (k = 0; k < nfit; k++)
 				for (m = 0; m < NMODE; m++) {
 					struct result r = { 0 };
-					int e = m == 0 ? run1(&fits[k], pcts[i], ops, &r)
+					int e = mode >= 0 && m != mode ? 0 : m == 0 ? run1(&fits[k], pcts[i], ops, &r)
 						: m == 1 ? run2t(&fits[k], pcts[i], ops, &r)
 							 : run2p(&fits[k], pcts[i], ops, &r);
 

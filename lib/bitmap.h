@@ -156,6 +156,37 @@ int nb_bitmap_claim_range_lazy(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 int nb_bitmap_release_range_quick(struct nb_bitmap *bm, uint64_t first, uint64_t n);
 
 /*
+ * Where the run of clear bits that ends at BIT - 1 starts, as the words
+ * read now (advice), looking at most MAXW words back and never below LO:
+ * BIT when BIT - 1 is set (or BIT == LO), NB_NONE when the run reaches
+ * further back than that. Packed bitmaps only (NB_NONE for a spaced one).
+ */
+static inline uint64_t nb_bitmap_clear_back(const struct nb_bitmap *bm, uint64_t bit, uint64_t lo,
+					    unsigned int maxw)
+{
+	uint64_t w, x, s;
+
+	if (bm->spaced || bit > bm->nbits)
+		return NB_NONE;
+	if (bit <= lo)
+		return bit;
+	w = (bit - 1) / 64;
+	/* the set bits at or below BIT - 1 of its word */
+	x = uatomic_read(&bm->words[w]) & (UINT64_MAX >> (63 - (bit - 1) % 64));
+	for (;;) {
+		if (x) {
+			s = w * 64 + 64 - (uint64_t)__builtin_clzll(x);
+			return s > lo ? s : lo;
+		}
+		if (w * 64 <= lo)
+			return lo;
+		if (!maxw--)
+			return NB_NONE;
+		x = uatomic_read(&bm->words[--w]);
+	}
+}
+
+/*
  * The common cases of claim_any and release_bit, inline in their callers:
  * on the single-ID path a call and its checks cost as much as the two CAS
  * (measured: 8 ns a pair inline, 17-25 ns through the calls). Each does

@@ -136,6 +136,8 @@
 #define NODE_SHIFT CH_MAX_SHIFT	/* a node number: owned chunk above, position below */
 #define NODE_POS ((UINT32_C(1) << NODE_SHIFT) - 1)
 #define SL_NIL UINT32_MAX
+#define SL_LOOK 8		/* extents of a class ix_find() compares */
+#define TAIL_MIN 512		/* extents longer than this have a tail entry */
 #define SL_BINS 192		/* 64 exact classes, then 8 per power of two up to 2^16 */
 #define SL_MASKS (SL_BINS / 64)
 #define OWN_ID ((UINT64_C(1) << 56) - 1)	/* the identity in an owner record */
@@ -157,11 +159,17 @@ struct live_ent {
 /*
  * A chunk a slot owns, in this process's memory: the free extents of its
  * index by position relative to the chunk (base). starts[] marks where an
- * extent of the index starts; len[p] its length there (read only where
- * marked); tail[q] where an extent that ends at q starts (stale elsewhere:
- * checked against starts[] and len[]); next/prev the other extents of its
+ * extent of the index starts; at[p].len its length there (read only where
+ * marked); at[q].tail where an extent longer than TAIL_MIN that ends at q
+ * starts (stale elsewhere: checked against starts[] and len; a shorter
+ * one is found from the words); at[p].next/prev the other extents of its
  * size class, by node number (node_of()).
  */
+struct pos {			/* a position of an owned chunk: one line for the four */
+	uint16_t len, tail;
+	uint32_t next, prev;
+};
+
 struct och {
 	uint32_t oi;			/* its number in the slot's och[] */
 	uint64_t chunk;			/* the chunk */
@@ -171,8 +179,7 @@ struct och {
 	uint64_t freeu;			/* units of its extents in the index */
 	uint64_t fseen;			/* the chunk's EST_FREED when last built from the words */
 	uint64_t *starts;		/* ixn bits */
-	uint16_t *len, *tail;		/* ixn entries each */
-	uint32_t *next, *prev;		/* ixn entries each */
+	struct pos *at;			/* ixn positions */
 	struct och *spare;		/* the next spare record (not owned) */
 };
 
@@ -474,19 +481,19 @@ static uint64_t sl_bin_low(unsigned int k)
 
 static void ix_remove(struct slot *s, struct och *o, uint64_t p)
 {
-	unsigned int k = sl_bin(o->len[p]);
-	uint32_t nx = o->next[p], pv = o->prev[p];
+	unsigned int k = sl_bin(o->at[p].len);
+	uint32_t nx = o->at[p].next, pv = o->at[p].prev;
 
 	if (pv != SL_NIL)
-		node_och(s, pv)->next[node_pos(pv)] = nx;
+		node_och(s, pv)->at[node_pos(pv)].next = nx;
 	else
 		s->head[k] = nx;
 	if (nx != SL_NIL)
-		node_och(s, nx)->prev[node_pos(nx)] = pv;
+		node_och(s, nx)->at[node_pos(nx)].prev = pv;
 	if (s->head[k] == SL_NIL)
 		s->mask[k / 64] &= ~(UINT64_C(1) << (k % 64));
 	o->starts[p / 64] &= ~(UINT64_C(1) << (p % 64));
-	o->freeu -= o->len[p];
+	o->freeu -= o->at[p].len;
 }
 
 /* The extent [P, P+L) of chunk O enters the index (replacing one that starts at P). */
@@ -499,12 +506,13 @@ static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
 		ix_remove(s, o, p);	/* only an index gone stale gets here */
 	h = s->head[k];
 	o->starts[p / 64] |= UINT64_C(1) << (p % 64);
-	o->len[p] = (uint16_t)l;
-	o->tail[p + l - 1] = (uint16_t)p;
-	o->prev[p] = SL_NIL;
-	o->next[p] = h;
+	o->at[p].len = (uint16_t)l;
+	if (l > TAIL_MIN)	/* shorter ones are found from the words */
+		o->at[p + l - 1].tail = (uint16_t)p;
+	o->at[p].prev = SL_NIL;
+	o->at[p].next = h;
 	if (h != SL_NIL)
-		node_och(s, h)->prev[node_pos(h)] = x;
+		node_och(s, h)->at[node_pos(h)].prev = x;
 	s->head[k] = x;
 	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
 	o->freeu += l;
@@ -516,20 +524,23 @@ static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
  * P+L (the tail and start maps, checked against the extents: a stale
  * tail entry names no extent that ends there).
  */
-static void ix_free(struct slot *s, struct och *o, uint64_t p, uint64_t l)
+static void ix_free(struct slot *s, struct och *o, const struct nb_bitmap *bm, uint64_t p,
+		    uint64_t l)
 {
 	uint64_t t;
 
 	if (p > 0) {
-		t = o->tail[p - 1];
-		if (t < p && och_starts(o, t) && t + o->len[t] == p) {
+		/* the words say where a free run before P starts, if it is short */
+		t = nb_bitmap_clear_back(bm, o->base + p, o->base, TAIL_MIN / 64);
+		t = t == NB_NONE ? o->at[p - 1].tail : t - o->base;
+		if (t < p && och_starts(o, t) && t + o->at[t].len == p) {
 			ix_remove(s, o, t);
 			l += p - t;
 			p = t;
 		}
 	}
 	if (p + l < o->units && och_starts(o, p + l)) {
-		t = o->len[p + l];
+		t = o->at[p + l].len;
 		ix_remove(s, o, p + l);
 		l += t;
 	}
@@ -551,22 +562,37 @@ static unsigned int ix_next_bin(const struct slot *s, unsigned int k)
 }
 
 /*
- * An extent of at least N units: its node, or SL_NIL. Good fit: the
- * newest extent of the smallest class whose every extent fits, else one
- * of N's own class that fits.
+ * An extent of at least N units: its node, or SL_NIL. Good fit, low
+ * first: of the newest SL_LOOK extents of the smallest class whose every
+ * extent fits, the one at the lowest address; else the first of N's own
+ * class that fits. (The newest alone left free/largest at 85% live at
+ * 3.9, the lowest of 4 at 2.9, of 8 at 2.4: doc/performance.md.)
  */
 static uint32_t ix_find(const struct slot *s, uint64_t n)
 {
-	unsigned int k = sl_bin(n);
-	uint32_t x;
+	unsigned int k = sl_bin(n), i;
+	uint32_t x, best;
+	uint64_t ba, a;
 
 	if (sl_bin_low(k) < n)
 		k++;
 	k = ix_next_bin(s, k);
-	if (k < SL_BINS)
-		return s->head[k];
-	for (x = s->head[sl_bin(n)]; x != SL_NIL; x = node_och(s, x)->next[node_pos(x)])
-		if (node_och(s, x)->len[node_pos(x)] >= n)
+	if (k < SL_BINS) {
+		best = s->head[k];
+		ba = node_och(s, best)->base + node_pos(best);
+		x = node_och(s, best)->at[node_pos(best)].next;
+		for (i = 1; i < SL_LOOK && x != SL_NIL; i++) {
+			a = node_och(s, x)->base + node_pos(x);
+			if (a < ba) {
+				best = x;
+				ba = a;
+			}
+			x = node_och(s, x)->at[node_pos(x)].next;
+		}
+		return best;
+	}
+	for (x = s->head[sl_bin(n)]; x != SL_NIL; x = node_och(s, x)->at[node_pos(x)].next)
+		if (node_och(s, x)->at[node_pos(x)].len >= n)
 			break;
 	return x;
 }
@@ -579,7 +605,7 @@ static uint64_t och_largest(const struct och *o)
 	for (w = 0; w < (o->units + 63) / 64; w++)
 		for (m = o->starts[w]; m; m &= m - 1) {
 			p = w * 64 + (uint64_t)__builtin_ctzll(m);
-			best = o->len[p] > best ? o->len[p] : best;
+			best = o->at[p].len > best ? o->at[p].len : best;
 		}
 	return best;
 }
@@ -640,14 +666,11 @@ static struct och *och_new(struct numballoc_buf *b, struct slot *s)
 	if (o) {
 		s->spare = o->spare;
 	} else {
-		o = calloc(1, sizeof(*o) + sw * 8 + n * (2 * sizeof(uint16_t) + 2 * sizeof(uint32_t)));
+		o = calloc(1, sizeof(*o) + sw * 8 + n * sizeof(struct pos));
 		if (!o)
 			return NULL;
 		o->starts = (uint64_t *)(o + 1);
-		o->next = (uint32_t *)(o->starts + sw);
-		o->prev = o->next + n;
-		o->len = (uint16_t *)(o->prev + n);
-		o->tail = o->len + n;
+		o->at = (struct pos *)(o->starts + sw);
 	}
 	o->oi = oi;
 	o->units = 0;
@@ -959,7 +982,7 @@ static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *
 		}
 		o = node_och(s, x);
 		p = node_pos(x);
-		l = o->len[p];
+		l = o->at[p].len;
 		ix_remove(s, o, p);
 		if (l > n)
 			ix_insert(s, o, p + n, l - n);
@@ -977,7 +1000,8 @@ static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *
  * owned a moment ago, were freed: into its index, if it is still its and
  * free to take (else 0: the caller tells the record).
  */
-static int free_local(struct numballoc_buf *b, uint64_t c, uint32_t e, uint64_t lo, uint64_t n)
+static int free_local(struct numballoc_buf *b, const struct buf_view *v, uint64_t c, uint32_t e,
+		      uint64_t lo, uint64_t n)
 {
 	struct slot *s = __atomic_load_n(&b->slot[(e - 1) >> 16], __ATOMIC_ACQUIRE);
 	uint32_t oi = (e - 1) & 0xffff;
@@ -990,9 +1014,9 @@ static int free_local(struct numballoc_buf *b, uint64_t c, uint32_t e, uint64_t 
 		slot_put(s);
 		return 0;
 	}
-	ix_free(s, o, lo - o->base, n);
+	ix_free(s, o, &v->bm, lo - o->base, n);
 	/* an empty chunk goes back, unless it is the slot's last */
-	if (o->freeu == o->units && s->noch > 1 && o->len[0] == o->units)
+	if (o->freeu == o->units && s->noch > 1 && o->at[0].len == o->units)
 		chunk_release(b, s, o);
 	else
 		slot_honour(b, s);
@@ -1014,7 +1038,7 @@ static void chunks_freed(struct numballoc_buf *b, const struct buf_view *v, uint
 		lo = c << b->shift > first ? c << b->shift : first;
 		hi = (c + 1) << b->shift < end ? (c + 1) << b->shift : end;
 		e = c < b->nchown ? __atomic_load_n(&b->chown[c], __ATOMIC_ACQUIRE) : 0;
-		if (e && free_local(b, c, e, lo, hi - lo))
+		if (e && free_local(b, v, c, e, lo, hi - lo))
 			continue;
 		old = uatomic_add_return(rec_est(b, c), (hi - lo) << 32) - ((hi - lo) << 32);
 		u = chunk_units(b, v, c);
