@@ -19,8 +19,8 @@
  *
  * Modes: one thread does all N; two threads of one process share one
  * handle and do N/2 each; two forked processes each open the buffer by
- * name (their own handle) and do N/2 each. Each fills its share of the
- * level first, in turn, then all start together.
+ * name (their own handle) and do N/2 each. Each thread or process fills
+ * its share of the level first, in turn, then all start together.
  *
  * Allocators (bench/fit.h): numballoc's default placement, numballoc with
  * NUMBALLOC_BUF_FIRST_FIT, a segregated-fit allocator under a
@@ -351,23 +351,44 @@ static int run1(struct fit *f, int pct, uint64_t ops, struct result *res)
 	return r;
 }
 
+/* A thread of run2t(): fills its share in its turn (as a process of run2p() does), then runs. */
+struct tjob {
+	struct worker *w;
+	int k, *turn, *ready;
+};
+
+static void spin_until(int *p, int v);
+
+static void *t_fill_run(void *arg)
+{
+	struct tjob *j = arg;
+
+	spin_until(j->turn, j->k);
+	w_fill(j->w);
+	__atomic_add_fetch(j->turn, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(j->ready, 1, __ATOMIC_RELEASE);
+	spin_until(j->ready, 2);
+	return w_run(j->w);
+}
+
 /* Two threads on one handle. */
 static int run2t(struct fit *f, int pct, uint64_t ops, struct result *res)
 {
 	struct worker w[2];
+	struct tjob job[2];
 	pthread_t th[2];
 	double t0, t1;
-	int k;
+	int k, turn = 0, ready = 0;
 
 	if (f->make(f) < 0 || f->join(f) < 0)
 		return -1;
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 2; k++)
 		if (w_init(&w[k], f, pct, k, 2, ops) < 0)
 			return -1;
-		w_fill(&w[k]);
+	for (k = 0; k < 2; k++) {
+		job[k] = (struct tjob){ &w[k], k, &turn, &ready };
+		pthread_create(&th[k], NULL, t_fill_run, &job[k]);
 	}
-	for (k = 0; k < 2; k++)
-		pthread_create(&th[k], NULL, w_run, &w[k]);
 	for (k = 0; k < 2; k++)
 		pthread_join(th[k], NULL);
 	t0 = w[0].t0 < w[1].t0 ? w[0].t0 : w[1].t0;
