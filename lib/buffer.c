@@ -136,7 +136,7 @@
 #define NODE_SHIFT CH_MAX_SHIFT	/* a node number: owned chunk above, position below */
 #define NODE_POS ((UINT32_C(1) << NODE_SHIFT) - 1)
 #define SL_NIL UINT32_MAX
-#define SL_LOOK 8		/* extents of a class ix_find() compares */
+#define SL_LOOK 4		/* extents of a class ix_find() compares */
 #define TAIL_MIN 512		/* extents longer than this have a tail entry */
 #define SL_BINS 192		/* 64 exact classes, then 8 per power of two up to 2^16 */
 #define SL_MASKS (SL_BINS / 64)
@@ -496,7 +496,10 @@ static void ix_remove(struct slot *s, struct och *o, uint64_t p)
 	o->freeu -= o->at[p].len;
 }
 
-/* The extent [P, P+L) of chunk O enters the index (replacing one that starts at P). */
+/*
+ * The extent [P, P+L) of chunk O enters the index (replacing one that
+ * starts at P): first in its class, or second when the head is lower.
+ */
 static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
 {
 	unsigned int k = sl_bin(l);
@@ -509,13 +512,25 @@ static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
 	o->at[p].len = (uint16_t)l;
 	if (l > TAIL_MIN)	/* shorter ones are found from the words */
 		o->at[p + l - 1].tail = (uint16_t)p;
+	o->freeu += l;
+	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
+	if (h != SL_NIL && node_och(s, h)->base + node_pos(h) < o->base + p) {
+		/* the head is lower: it stays first, the new one goes second */
+		struct pos *hp = &node_och(s, h)->at[node_pos(h)];
+		uint32_t nx = hp->next;
+
+		o->at[p].prev = h;
+		o->at[p].next = nx;
+		if (nx != SL_NIL)
+			node_och(s, nx)->at[node_pos(nx)].prev = x;
+		hp->next = x;
+		return;
+	}
 	o->at[p].prev = SL_NIL;
 	o->at[p].next = h;
 	if (h != SL_NIL)
 		node_och(s, h)->at[node_pos(h)].prev = x;
 	s->head[k] = x;
-	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
-	o->freeu += l;
 }
 
 /*
@@ -563,10 +578,12 @@ static unsigned int ix_next_bin(const struct slot *s, unsigned int k)
 
 /*
  * An extent of at least N units: its node, or SL_NIL. Good fit, low
- * first: of the newest SL_LOOK extents of the smallest class whose every
- * extent fits, the one at the lowest address; else the first of N's own
- * class that fits. (The newest alone left free/largest at 85% live at
- * 3.9, the lowest of 4 at 2.9, of 8 at 2.4: doc/performance.md.)
+ * first: of the first SL_LOOK extents of the smallest class whose every
+ * extent fits (the head is the lower of the head and each newcomer, see
+ * ix_insert()), the one at the lowest address; else the first of N's
+ * own class that fits. Lowest first keeps the top of the buffer free in
+ * long runs: with the newest alone (LIFO) free/largest at 85% live was
+ * 3.9 in numballoc-bufbench, with these 2.5 (doc/performance.md).
  */
 static uint32_t ix_find(const struct slot *s, uint64_t n)
 {
