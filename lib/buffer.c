@@ -136,7 +136,6 @@
 #define NODE_SHIFT CH_MAX_SHIFT	/* a node number: owned chunk above, position below */
 #define NODE_POS ((UINT32_C(1) << NODE_SHIFT) - 1)
 #define SL_NIL UINT32_MAX
-#define SL_LOOK 4		/* extents of a class ix_find() compares */
 #define TAIL_MIN 512		/* extents longer than this have a tail entry */
 #define SL_BINS 192		/* 64 exact classes, then 8 per power of two up to 2^16 */
 #define SL_MASKS (SL_BINS / 64)
@@ -496,10 +495,7 @@ static void ix_remove(struct slot *s, struct och *o, uint64_t p)
 	o->freeu -= o->at[p].len;
 }
 
-/*
- * The extent [P, P+L) of chunk O enters the index (replacing one that
- * starts at P): first in its class, or second when the head is lower.
- */
+/* The extent [P, P+L) of chunk O enters the index, first in its class (replacing one at P). */
 static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
 {
 	unsigned int k = sl_bin(l);
@@ -512,24 +508,12 @@ static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
 	o->at[p].len = (uint16_t)l;
 	if (l > TAIL_MIN)	/* shorter ones are found from the words */
 		o->at[p + l - 1].tail = (uint16_t)p;
-	o->freeu += l;
-	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
-	if (h != SL_NIL && node_och(s, h)->base + node_pos(h) < o->base + p) {
-		/* the head is lower: it stays first, the new one goes second */
-		struct pos *hp = &node_och(s, h)->at[node_pos(h)];
-		uint32_t nx = hp->next;
-
-		o->at[p].prev = h;
-		o->at[p].next = nx;
-		if (nx != SL_NIL)
-			node_och(s, nx)->at[node_pos(nx)].prev = x;
-		hp->next = x;
-		return;
-	}
 	o->at[p].prev = SL_NIL;
 	o->at[p].next = h;
 	if (h != SL_NIL)
 		node_och(s, h)->at[node_pos(h)].prev = x;
+	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
+	o->freeu += l;
 	s->head[k] = x;
 }
 
@@ -577,37 +561,26 @@ static unsigned int ix_next_bin(const struct slot *s, unsigned int k)
 }
 
 /*
- * An extent of at least N units: its node, or SL_NIL. Good fit, low
- * first: of the first SL_LOOK extents of the smallest class whose every
- * extent fits (the head is the lower of the head and each newcomer, see
- * ix_insert()), the one at the lowest address; else the first of N's
- * own class that fits. Lowest first keeps the top of the buffer free in
- * long runs: with the newest alone (LIFO) free/largest at 85% live was
- * 3.9 in numballoc-bufbench, with these 2.5 (doc/performance.md).
+ * An extent of at least N units: its node, or SL_NIL. The newest extent
+ * of N's own class if it fits (a class above 64 spans lengths both
+ * shorter and longer than N), else the newest of the smallest class
+ * whose every extent fits (TLSF's good fit), else the first of N's class
+ * that fits. Looking at N's class first keeps the top of the buffer in
+ * long runs: without it, at 85% live, free/largest ended at 3.9 in
+ * numballoc-bufbench, with it 2.1 (doc/performance.md).
  */
 static uint32_t ix_find(const struct slot *s, uint64_t n)
 {
-	unsigned int k = sl_bin(n), i;
-	uint32_t x, best;
-	uint64_t ba, a;
+	unsigned int k = sl_bin(n);
+	uint32_t x = s->head[k];
 
+	if (x != SL_NIL && node_och(s, x)->at[node_pos(x)].len >= n)
+		return x;
 	if (sl_bin_low(k) < n)
 		k++;
 	k = ix_next_bin(s, k);
-	if (k < SL_BINS) {
-		best = s->head[k];
-		ba = node_och(s, best)->base + node_pos(best);
-		x = node_och(s, best)->at[node_pos(best)].next;
-		for (i = 1; i < SL_LOOK && x != SL_NIL; i++) {
-			a = node_och(s, x)->base + node_pos(x);
-			if (a < ba) {
-				best = x;
-				ba = a;
-			}
-			x = node_och(s, x)->at[node_pos(x)].next;
-		}
-		return best;
-	}
+	if (k < SL_BINS)
+		return s->head[k];
 	for (x = s->head[sl_bin(n)]; x != SL_NIL; x = node_och(s, x)->at[node_pos(x)].next)
 		if (node_och(s, x)->at[node_pos(x)].len >= n)
 			break;

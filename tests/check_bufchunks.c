@@ -9,7 +9,10 @@
  *   - free space inside another handle's chunk is found (no false -ENOSPC);
  *   - chunk owners killed with SIGKILL: their records are reclaimed by
  *     the next open, and after their allocations are freed the whole
- *     capacity can be allocated again: nothing lost.
+ *     capacity can be allocated again: nothing lost;
+ *   - one handle owns many chunks at once; frees into them are merged
+ *     with their free neighbours in its index; a process that finds no
+ *     chunk to adopt asks, and an owner gives chunks back (session 2).
  *
  * The tests read the chunk records (area 0 of a buffer with chunks: 8
  * words, then an owner word and an estimate word per chunk) to check who
@@ -343,6 +346,155 @@ START_TEST(test_sigkill_owners)
 }
 END_TEST
 
+/* How many of the first NCH chunk records of NAME name process PID. */
+static int owned_by(const char *name, pid_t pid, int nch)
+{
+	uint64_t own[16];
+	int c, k = 0;
+
+	ck_assert_int_le(nch, 16);
+	ck_assert_int_eq(read_owners(name, own, nch), 0);
+	for (c = 0; c < nch; c++)
+		if (own[c] && OWN_PID(own[c]) == pid)
+			k++;
+	return k;
+}
+
+/*
+ * One handle, one thread, owns many chunks at once: filling 3.5 chunks
+ * of a 4-chunk buffer in small pieces leaves all four recorded as its
+ * (a handle that owned one chunk at a time would show one), and its
+ * frees go back into its own index (no record learns of them). Closing
+ * gives them all back.
+ */
+START_TEST(test_many_chunks_one_handle)
+{
+	const char *name = tu_name("bufmany");
+	const uint64_t cap = 4 * CHUNK;
+	struct numballoc_buf_opts o = { .capacity = cap, .max_capacity = cap,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct numballoc_buf *b;
+	uint64_t s, used = 0, first = UINT64_MAX;
+
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	while (used < cap * 7 / 8) {
+		ck_assert_int_eq(numballoc_buf_alloc(b, 100, &s), 0);
+		if (first == UINT64_MAX)
+			first = s;
+		used += 100;
+	}
+	ck_assert_int_eq(owned_by(name, getpid(), 4), 4);
+	/* a free into its own chunk, and the same place again */
+	ck_assert_int_eq(numballoc_buf_dealloc(b, first, 100), 0);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 100, &s), 0);
+	ck_assert_uint_eq(s, first);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(owned_by(name, getpid(), 4), 0);
+}
+END_TEST
+
+/*
+ * Frees into a chunk the handle owns enter its index merged with their
+ * free neighbours: pieces 10+11+12 (11 freed last: merged both ways),
+ * 20+21 (21 last: with the one before) and 31+30 (30 last: with the one
+ * after) of 256 units each make extents of 768, 512 and 512, beside a
+ * lone piece 127. A request of 512 then takes the newest 512-unit extent
+ * (its own class first, newest first), then the other, then 768 the
+ * merged three. An index without merging would hold only 256-unit
+ * extents and send 512 to first fit, which takes the lowest fit: piece 10.
+ */
+START_TEST(test_frees_coalesce)
+{
+	const char *name = tu_name("bufmerge");
+	struct numballoc_buf_opts o = { .capacity = CHUNK, .max_capacity = CHUNK,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	static const int order[] = { 127, 10, 12, 11, 20, 21, 31, 30 };
+	struct numballoc_buf *b;
+	uint64_t s, k;
+
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	for (k = 0; k < CHUNK / 256; k++) {
+		ck_assert_int_eq(numballoc_buf_alloc(b, 256, &s), 0);
+		ck_assert_uint_eq(s, k * 256);	/* a fresh chunk is cut from its start */
+	}
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+		ck_assert_int_eq(numballoc_buf_dealloc(b, (uint64_t)order[k] * 256, 256), 0);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 512, &s), 0);
+	ck_assert_uint_eq(s, 30 * 256);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 512, &s), 0);
+	ck_assert_uint_eq(s, 20 * 256);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 768, &s), 0);
+	ck_assert_uint_eq(s, 10 * 256);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 256, &s), 0);
+	ck_assert_uint_eq(s, 127 * 256);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 1, &s), -ENOSPC);
+	numballoc_buf_close(b);
+}
+END_TEST
+
+/*
+ * The 'wanted' handover between processes: the parent's handle owns all
+ * four chunks, each half free. A child's handle finds none to adopt: it
+ * places by first fit (no false -ENOSPC) and asks for chunks. At the
+ * parent's next operation its handle gives back half of what it owns
+ * more than the asker (2 of 4), and the child's next allocation adopts
+ * one. Without the signal the child would own none.
+ */
+START_TEST(test_wanted_handover)
+{
+	const char *name = tu_name("bufwant");
+	const uint64_t cap = 4 * CHUNK;
+	struct numballoc_buf_opts o = { .capacity = cap, .max_capacity = cap,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct step {
+		int asked, given, owned, bad;
+	} *st = tu_shared(sizeof(*st));
+	uint64_t (*a)[1] = malloc(cap / 64 * sizeof(*a)), s, n = 0, i;
+	struct numballoc_buf *b;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	while (n < cap / 64 && numballoc_buf_alloc(b, 64, &s) == 0)
+		a[n++][0] = s;
+	ck_assert_uint_eq(n, cap / 64);
+	for (i = 0; i < n; i += 2)	/* every other piece: each chunk half free */
+		ck_assert_int_eq(numballoc_buf_dealloc(b, a[i][0], 64), 0);
+	ck_assert_int_eq(owned_by(name, getpid(), 4), 4);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct numballoc_buf_opts oc = { 0 };
+		struct numballoc_buf *c;
+
+		if (numballoc_buf_open(name, &oc, &c) != 0)
+			_exit(1);
+		if (numballoc_buf_alloc(c, 64, &s) != 0)	/* first fit, and a request */
+			st->bad = 1;
+		__atomic_store_n(&st->asked, 1, __ATOMIC_SEQ_CST);
+		for (i = 0; i < 20000 && !__atomic_load_n(&st->given, __ATOMIC_SEQ_CST); i++)
+			usleep(500);
+		if (numballoc_buf_alloc(c, 64, &s) != 0)
+			st->bad = 2;
+		__atomic_store_n(&st->owned, owned_by(name, getpid(), 4), __ATOMIC_SEQ_CST);
+		numballoc_buf_close(c);
+		_exit(0);
+	}
+	for (i = 0; i < 20000 && !__atomic_load_n(&st->asked, __ATOMIC_SEQ_CST); i++)
+		usleep(500);
+	ck_assert_int_eq(__atomic_load_n(&st->asked, __ATOMIC_SEQ_CST), 1);
+	ck_assert_int_eq(owned_by(name, getpid(), 4), 4);	/* nothing moves by itself */
+	ck_assert_int_eq(numballoc_buf_alloc(b, 1, &s), 0);	/* the parent's next operation */
+	ck_assert_int_eq(owned_by(name, getpid(), 4), 2);
+	__atomic_store_n(&st->given, 1, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(tu_wait_all(&pid, 1), 0);
+	ck_assert_int_eq(st->bad, 0);
+	ck_assert_int_eq(st->owned, 1);
+	numballoc_buf_close(b);
+	free(a);
+}
+END_TEST
+
 static Suite *chunks_suite(void)
 {
 	Suite *s = suite_create("bufchunks");
@@ -352,6 +504,9 @@ static Suite *chunks_suite(void)
 	tcase_add_test(tc, test_witness_moving_chunks);
 	tcase_add_test(tc, test_no_false_enospc);
 	tcase_add_test(tc, test_sigkill_owners);
+	tcase_add_test(tc, test_many_chunks_one_handle);
+	tcase_add_test(tc, test_frees_coalesce);
+	tcase_add_test(tc, test_wanted_handover);
 	suite_add_tcase(s, tc);
 	return s;
 }
