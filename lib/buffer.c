@@ -132,7 +132,7 @@
 #define REC_HEAD 8		/* words before the records: word 0 the low-chunk hint */
 #define W_WANT 1		/* record word 1: the 'wanted' signal (slot_want()) */
 #define NSLOT 8			/* slots of a handle: one per thread, 8 threads */
-#define OWN_MAX 65536		/* chunks a slot owns at once: 16 bits of a node number */
+#define OWN_MAX 64		/* chunks a slot owns at once (~400 KiB of index each) */
 #define NODE_SHIFT CH_MAX_SHIFT	/* a node number: owned chunk above, position below */
 #define NODE_POS ((UINT32_C(1) << NODE_SHIFT) - 1)
 #define SL_NIL UINT32_MAX
@@ -817,12 +817,15 @@ static struct och *chunk_take(struct numballoc_buf *b, struct buf_view *v, struc
 	return o;
 }
 
+static void slot_shed(struct numballoc_buf *b, struct slot *s, uint64_t n, int most);
+
 /*
  * Adopt a chunk for a request of N units: the lowest chunk whose record
  * promises enough free units, where enough is, tier by tier, THRESH
  * (looking from the shared hint up), THRESH/2 and THRESH/4; then the
  * lowest unowned one that promises a run of N. Lowest first keeps the
- * top of the buffer free in one range. A chunk taken that has no run of
+ * top of the buffer free in one range. A slot that owns OWN_MAX chunks
+ * first gives back its fullest. A chunk taken that has no run of
  * N is kept when it has KEEP units free (the requests that follow use
  * them), else given back. 0 when the index now has a run of N; -EBUSY
  * when none came and chunks of other live owners may have room (the
@@ -864,6 +867,8 @@ static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot 
 				uatomic_cmpxchg(&b->rec[0], h, c);
 				h = c;
 			}
+			if (s->noch >= OWN_MAX)
+				slot_shed(b, s, 1, 0);	/* room for one more: the fullest goes */
 			o = chunk_take(b, v, s, c, self);
 			if (!o)
 				continue;
@@ -873,6 +878,8 @@ static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot 
 				chunk_release(b, s, o);
 		}
 	}
+	if (best != NB_NONE && s->noch >= OWN_MAX)
+		slot_shed(b, s, 1, 0);
 	if (best != NB_NONE && (o = chunk_take(b, v, s, best, self))) {
 		if (ix_find(s, n) != SL_NIL)
 			return 0;
@@ -880,6 +887,22 @@ static int chunk_adopt(struct numballoc_buf *b, struct buf_view *v, struct slot 
 			chunk_release(b, s, o);
 	}
 	return busy ? -EBUSY : -ENOSPC;
+}
+
+/* Give back N of the slot's chunks: those with the most free units (MOST), else the fewest. */
+static void slot_shed(struct numballoc_buf *b, struct slot *s, uint64_t n, int most)
+{
+	struct och *o, *bo;
+	uint32_t i;
+
+	for (; n && s->noch; n--) {
+		bo = NULL;
+		for (i = 0; i < s->ncap; i++)
+			if ((o = s->och[i]) &&
+			    (!bo || (most ? o->freeu > bo->freeu : o->freeu < bo->freeu)))
+				bo = o;
+		chunk_release(b, s, bo);
+	}
 }
 
 /*
@@ -903,25 +926,14 @@ static void slot_want(struct numballoc_buf *b, struct slot *s)
 
 static void slot_honour(struct numballoc_buf *b, struct slot *s)
 {
-	uint64_t w = uatomic_read(&b->rec[W_WANT]), give, best;
-	struct och *o, *bo;
-	uint32_t i;
+	uint64_t w = uatomic_read(&b->rec[W_WANT]);
 
 	if (w == s->want_seen)
 		return;
 	s->want_seen = w;
 	if (s->noch <= (w & UINT32_MAX) + 1)
 		return;
-	for (give = (s->noch - (w & UINT32_MAX)) / 2; give; give--) {
-		bo = NULL;
-		best = 0;
-		for (i = 0; i < s->ncap; i++)
-			if ((o = s->och[i]) && (!bo || o->freeu > best)) {
-				bo = o;
-				best = o->freeu;
-			}
-		chunk_release(b, s, bo);
-	}
+	slot_shed(b, s, (s->noch - (w & UINT32_MAX)) / 2, 1);
 }
 
 /*

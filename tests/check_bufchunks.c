@@ -349,10 +349,10 @@ END_TEST
 /* How many of the first NCH chunk records of NAME name process PID. */
 static int owned_by(const char *name, pid_t pid, int nch)
 {
-	uint64_t own[16];
+	uint64_t own[80];
 	int c, k = 0;
 
-	ck_assert_int_le(nch, 16);
+	ck_assert_int_le(nch, 80);
 	ck_assert_int_eq(read_owners(name, own, nch), 0);
 	for (c = 0; c < nch; c++)
 		if (own[c] && OWN_PID(own[c]) == pid)
@@ -390,6 +390,30 @@ START_TEST(test_many_chunks_one_handle)
 	ck_assert_uint_eq(s, first);
 	numballoc_buf_close(b);
 	ck_assert_int_eq(owned_by(name, getpid(), 4), 0);
+}
+END_TEST
+
+/*
+ * A handle owns at most 64 chunks at once (its index costs process
+ * memory per chunk): filling 66 chunks, it gives back its fullest before
+ * it adopts another, and every allocation succeeds.
+ */
+START_TEST(test_owned_cap)
+{
+	const char *name = tu_name("bufcap");
+	const uint64_t cap = 66 * CHUNK;
+	struct numballoc_buf_opts o = { .capacity = cap, .max_capacity = cap,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct numballoc_buf *b;
+	uint64_t s, k;
+
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	for (k = 0; k < cap / 256; k++)
+		ck_assert_int_eq(numballoc_buf_alloc(b, 256, &s), 0);
+	ck_assert_int_eq(numballoc_buf_alloc(b, 1, &s), -ENOSPC);
+	ck_assert_int_eq(owned_by(name, getpid(), 66), 64);
+	numballoc_buf_close(b);
+	ck_assert_int_eq(owned_by(name, getpid(), 66), 0);
 }
 END_TEST
 
@@ -505,6 +529,7 @@ static Suite *chunks_suite(void)
 	tcase_add_test(tc, test_no_false_enospc);
 	tcase_add_test(tc, test_sigkill_owners);
 	tcase_add_test(tc, test_many_chunks_one_handle);
+	tcase_add_test(tc, test_owned_cap);
 	tcase_add_test(tc, test_frees_coalesce);
 	tcase_add_test(tc, test_wanted_handover);
 	suite_add_tcase(s, tc);
