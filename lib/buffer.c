@@ -25,24 +25,38 @@
  * Placement by chunks (the default). The buffer is cut in chunks of 2^15
  * units. A handle has up to NSLOT slots, one per thread that allocates
  * through it (a thread-local number picks it; a trylock keeps it to one
- * thread at a time); a slot owns one chunk and keeps, in this process's
- * memory, a segregated-fit index of the chunk's free extents, built from
- * the words. An allocation takes an extent from the index (the smallest
- * size class that surely fits) and claims it on the words with the
- * engine's exact claim (CAS): the index is advice, the claim decides, and
- * a failed claim rebuilds the index from the words. Frees never enter the
- * index: a free, by any process, clears the words (the truth) and adds to
- * the chunk's record; the owner, when its index has no run for a request,
- * looks at the words again if at least that much was freed into the chunk
- * since its last look. When the chunk still has room (KEEP units) but no
- * run for the request, the request goes to first fit and the chunk is
- * kept; when it has less, it is given back and another adopted: the
- * lowest chunk whose record promises THRESH free units, from a shared
- * hint up, then THRESH/2, THRESH/4, then any with a run. Lowest first
- * keeps the top of the buffer free in one range (free/largest-free stays
- * near first fit's). Requests above a quarter of a chunk, and those no
- * chunk has room for, go to first fit, whose definitive pass makes
- * -ENOSPC true: free space in chunks other handles own counts.
+ * thread at a time). A slot owns many chunks at once (every chunk it
+ * adopts, up to OWN_MAX; alone, eventually all of them) and keeps, in
+ * this process's memory, ONE segregated-fit index (TLSF-like: exact
+ * classes to 64 units, then 8 per power of two, a class mask) over the
+ * free extents of all of them, built from the words when it adopts a
+ * chunk. An allocation takes an extent from the index (the newest of the
+ * request's own class if it fits, else the newest of the smallest class
+ * that surely fits) and claims it on the words with a CAS per word
+ * (nb_bitmap_claim_range_lazy()): the index is advice, the claim decides,
+ * and a failed claim builds that chunk's extents again from the words.
+ * A free clears the words (nb_bitmap_release_range_quick()); when this
+ * handle owns the chunk and its slot is free to take, the freed range
+ * enters the index merged with the free extents that end where it starts
+ * and start where it ends (found from the words for short runs, from a
+ * tail map for long ones, both checked against the index): the fast path
+ * writes nothing shared but the words. A free by another process or
+ * handle (or while the slot is busy) adds to the chunk's record instead;
+ * the owner, when its index has no run for a request, builds again the
+ * chunks into which at least that much was freed since. When it still
+ * has no run, it adopts another chunk: the lowest whose record promises
+ * THRESH free units, from a shared hint up, then THRESH/2, THRESH/4, then
+ * any with a run (lowest first keeps the top of the buffer free in one
+ * range). When none is free to adopt but other live handles own chunks,
+ * it raises the 'wanted' signal (record word 1: a sequence number and
+ * how many chunks the asker owns); every slot that sees a new value at
+ * its next operation and owns more than one chunk more than the asker
+ * gives back half the difference, those with the most free units first.
+ * A chunk goes back too when the handle closes, when frees empty it
+ * (unless it is the slot's last), and when the slot owns OWN_MAX (its
+ * fullest). Requests above a quarter of a chunk, and those for which no
+ * chunk came, go to first fit, whose definitive pass makes -ENOSPC true:
+ * free space in chunks other handles own counts.
  *
  * Chunk records (area 0), all advice for placement, never for
  * correctness (any process may claim any free unit; the words decide):
@@ -50,6 +64,9 @@
  *	word 0			the hint: the lowest chunk that may be worth
  *				adopting (lowered by CAS, raised by an adopter
  *				that found none below)
+ *	word 1			'wanted': bits 32-63 a sequence number, 0-31
+ *				the chunks the last asker's slot owned (a plain
+ *				store by an asker; owners only read it)
  *	8 + 2c			owner of chunk c: the identity of its process
  *				(owners.c: pid, start time; 56 bits) and a
  *				slot tag above; 0 = nobody. Taken by CAS from 0
@@ -58,7 +75,8 @@
  *	8 + 2c + 1		estimate: bits 0-15 units used and 16-31 units
  *				minus the longest free run, as its last owner
  *				saw them when it gave it back; 32-63 units
- *				freed into it since (atomic add by every free)
+ *				freed into it since (atomic add by every free
+ *				that does not enter its owner's index)
  *
  * A process killed while it owns chunks leaves records that name it. The
  * next numballoc_buf_open() of a shared allocator gives them back (CAS
