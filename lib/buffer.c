@@ -236,6 +236,8 @@ struct numballoc_buf {
 	uint64_t cap0;			/* units at creation, from the validated header */
 	uint64_t maxu;			/* the most units, from the validated header */
 	uint64_t unit;			/* bytes per unit, >= 1 */
+	uint64_t umask;			/* unit - 1 if a power of two, else UINT64_MAX */
+	unsigned int ushift;		/* log2(unit) if a power of two */
 	pthread_mutex_t lock;		/* one remapper at a time in this process */
 	char grace;			/* ThreadSanitizer's name for "a grace period ended" */
 	int eng;			/* the engine's area: 1 after chunk records, else 0 */
@@ -1114,6 +1116,11 @@ static int buf_attach(struct numballoc_buf *b)
 		return -NUMBALLOC_ECORRUPT;
 	b->cap0 = h->capacity;
 	b->unit = h->param[0];
+	b->umask = UINT64_MAX;
+	if (!(b->unit & (b->unit - 1))) {
+		b->ushift = (unsigned int)__builtin_ctzll(b->unit);
+		b->umask = b->unit - 1;
+	}
 	b->maxu = h->param[1];
 	b->capword = nb_segment_capacity_word(&b->seg);
 	if (b->cap0 > NUMBALLOC_CAPACITY_MAX / b->unit || b->maxu > NUMBALLOC_CAPACITY_MAX / b->unit)
@@ -1260,7 +1267,12 @@ NUMBALLOC_EXPORT int numballoc_buf_close(struct numballoc_buf *b)
 /* SIZE bytes in whole units, or 0 when it cannot be a size at all. */
 static uint64_t units_of(const struct numballoc_buf *b, uint64_t size)
 {
-	uint64_t u = size / b->unit + (size % b->unit != 0);
+	uint64_t u;
+
+	if (b->umask != UINT64_MAX)	/* a power of two: no division on the hot path */
+		u = (size >> b->ushift) + ((size & b->umask) != 0);
+	else
+		u = size / b->unit + (size % b->unit != 0);
 
 	return u <= b->maxu ? u : 0;
 }
@@ -1359,9 +1371,15 @@ NUMBALLOC_EXPORT int numballoc_buf_needed(struct numballoc_buf *b, uint64_t size
 static int range_units(const struct numballoc_buf *b, const struct buf_view *v, uint64_t start,
 		       uint64_t size, uint64_t *first, uint64_t *n)
 {
-	if (start % b->unit)
-		return -EINVAL;
-	*first = start / b->unit;
+	if (b->umask != UINT64_MAX) {
+		if (start & b->umask)
+			return -EINVAL;
+		*first = start >> b->ushift;
+	} else {
+		if (start % b->unit)
+			return -EINVAL;
+		*first = start / b->unit;
+	}
 	*n = units_of(b, size);
 	if (*n == 0 || *first >= v->bm.nbits || *n > v->bm.nbits - *first)
 		return -EINVAL;
