@@ -83,10 +83,10 @@ struct rp {
 	struct url u;
 	redisContext *rc;	/* NULL after an I/O error: reconnected on the next call */
 	char *keys[NKEYS];	/* the pool's keys; K_REQ has this handle's token */
-	char gen[17];		/* the pool's generation, from open */
+	char gen[25];		/* the pool's layout and generation, from open (opaque) */
 	char slot[8];		/* this handle's request record slot, from open ("0" before) */
 	char tok[2][12];	/* the token's high and low 32 bits, decimal */
-	uint64_t seq;		/* the last changing request's number */
+	uint32_t seq;		/* the last changing request's number (wraps) */
 	char holder[HOLDER_MAX + 1];	/* "" none */
 	uint64_t ttl_ms;
 	struct nb_backend_info info;
@@ -554,7 +554,7 @@ static int call(struct rp *p, const struct req *q, redisReply **out)
 	int e, io, tries;
 
 	if (q->changes)
-		snprintf(seq + 1, sizeof(seq) - 1, "%" PRIu64, ++p->seq);
+		snprintf(seq + 1, sizeof(seq) - 1, "%" PRIu32, ++p->seq);
 	for (tries = 0;; tries++) {
 		e = send_once(p, q, q->changes && !tries ? seq + 1 : q->changes ? seq : "", &r,
 			      &io);

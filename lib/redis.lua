@@ -16,9 +16,11 @@
 --   nb:{P}:ids      string: everything an operation reads or writes, so
 --                   that one BITFIELD call can change a bit, the cursor
 --                   and the request record at once. Bytes:
---       0..7        'nbids', 0, 0, 2: the layout and its version
+--       0..7        'nbids-2:': the layout and its version
 --       8..23       gen (16 hex digits, made by the creator: a handle of an
---                   earlier pool of that name gets ESTALE)
+--                   earlier pool of that name gets ESTALE). Open gives
+--                   bytes 0..23 to the client, which sends them with
+--                   every call: one comparison checks layout and pool.
 --       24..31      capacity (u64, big-endian, as every number here)
 --       32..35      cursor (u32; CYCLIC: the bit after the last one handed out)
 --       36          policy; 37: 1 when holder leases may exist (else no
@@ -53,18 +55,19 @@
 -- releases what expired holders held, then does its operation.
 --
 -- KEYS: meta, ids, leases, exp, req
--- ARGV: op, gen, seq ("" for none; "rSEQ": sent again after a lost reply),
+-- ARGV: op, gen (the header's bytes 0..23), seq (below 2^32; "" for none;
+--       "rSEQ": sent again after a lost reply),
 --       holder ("" for none), ttl ms, slot, token hi, token lo, args...
 -- Reply: { status, values... }; status is "OK" or an errno name.
 
 local CH = 65536		-- IDs per chunk of the summary (8 KiB of bits)
 local MAGIC = 'numballoc-ids'
 local VERSION = 2
-local HMAGIC = 'nbids\0\0\2'	-- the header's first 8 bytes
+local HMAGIC = 'nbids-2:'	-- the header's first 8 bytes
 local HDR = 64			-- header bytes
 local NSLOTS, SLOT = 256, 24	-- request records
 local SUM = HDR + NSLOTS * SLOT	-- byte offset of the summary
-local O_CUR, O_NSLOT = 32 * 8, 40 * 8	-- bit offsets in the header
+local O_CUR, O_NSLOT = '256', '320'	-- bit offsets in the header: cursor, next slot
 local DONE, FAILED = 1, 2	-- a record's status: done (its value), failed with ENOENT
 
 -- The call's keys and arguments, set by numballoc() for the helpers below.
@@ -165,7 +168,7 @@ local function rec_ops(t, st, v)
 	local n = #t
 	t[n + 1], t[n + 2], t[n + 3], t[n + 4] = 'SET', 'u32', so, ARGV[7]
 	t[n + 5], t[n + 6], t[n + 7], t[n + 8] = 'SET', 'u32', so + 32, ARGV[8]
-	t[n + 9], t[n + 10], t[n + 11], t[n + 12] = 'SET', 'u32', so + 64, seq % 4294967296
+	t[n + 9], t[n + 10], t[n + 11], t[n + 12] = 'SET', 'u32', so + 64, seq
 	t[n + 13], t[n + 14], t[n + 15], t[n + 16] = 'SET', 'u8', so + 96, st
 	t[n + 17], t[n + 18], t[n + 19], t[n + 20] = 'SET', 'u48', so + 128, v
 	return t
@@ -176,9 +179,8 @@ end
 -- to that handle's req key.
 local function rec_moved(r, i)
 	local hi, lo = r[i], r[i + 1]
-	if (hi ~= 0 or lo ~= 0) and (hi ~= tonumber(ARGV[7]) or lo ~= tonumber(ARGV[8])) and
-	    r[i + 3] ~= 0 then
-		redis.call('SET', HP .. 'req:' .. string.format('%08x%08x', hi, lo),
+	if r[i + 3] ~= 0 and (hi ~= tonumber(ARGV[7]) or lo ~= tonumber(ARGV[8])) then
+		redis.call('SET', string.sub(KM, 1, -5) .. 'req:' .. string.format('%08x%08x', hi, lo),
 			   string.format('%d %d %d', r[i + 2], r[i + 3], r[i + 4]), 'PX', 600000)
 	end
 end
@@ -194,13 +196,13 @@ local function recorded()
 	local r = redis.call('BITFIELD_RO', KI, 'GET', 'u32', so, 'GET', 'u32', so + 32,
 			     'GET', 'u32', so + 64, 'GET', 'u8', so + 96, 'GET', 'u48', so + 128)
 	if r[1] == tonumber(ARGV[7]) and r[2] == tonumber(ARGV[8]) then
-		if r[4] ~= 0 and r[3] == seq % 4294967296 then
+		if r[4] ~= 0 and r[3] == tonumber(seq) then
 			return r[4], r[5]
 		end
 		return nil	-- the slot has this handle's last record: not this one
 	end
 	local s, st, v = string.match(redis.call('GET', KR) or '', '^(%d+) (%d+) (%d+)$')
-	if s and tonumber(s) == seq % 4294967296 then
+	if s and s == seq then
 		return tonumber(st), tonumber(v)
 	end
 	return nil
@@ -364,7 +366,7 @@ local function do_open()
 	end
 	-- this handle's record slot, round robin
 	local slot = redis.call('BITFIELD', KI, 'OVERFLOW', 'WRAP', 'INCRBY', 'u16', O_NSLOT, 1)
-	return { 'OK', m[3], m[4], m[5], m[6], m[7], (slot[1] - 1) % NSLOTS }
+	return { 'OK', m[3], m[4], m[5], m[6], HMAGIC .. m[7], (slot[1] - 1) % NSLOTS }
 end
 
 local function do_unlink()
@@ -385,6 +387,92 @@ local function do_unlink()
 	-- holders without an expiry do not exist: every lease is made with one.
 	-- bits and full: a version 1 pool's
 	redis.call('DEL', KM, KI, KL, KE, HP .. 'bits', HP .. 'full')
+	return { 'OK' }
+end
+
+-- ------------------------------------------------------------ the hot paths
+
+-- Numbers and strings derived from a capacity or a slot number, made once
+-- per library load (they hold nothing of any pool's state).
+local geometries, slot_offsets = {}, {}
+
+-- { chunks, bit offset of the bits, its decimal, of the last bit's } of a pool of C IDs
+local function geometry(c)
+	local g = geometries[c]
+	if not g then
+		local bo = bits_off(c)
+		g = { math.ceil(c / CH), bo, tostring(bo), tostring(bo + c - 1) }
+		geometries[c] = g
+	end
+	return g
+end
+
+-- The bit offsets (decimal) of the fields of the record slot S (a decimal string).
+local function slot_offs(s)
+	local o = slot_offsets[s]
+	if not o then
+		local so = (HDR + tonumber(s) * SLOT) * 8
+		o = { tostring(so), tostring(so + 32), tostring(so + 64), tostring(so + 96),
+		      tostring(so + 128) }
+		slot_offsets[s] = o
+	end
+	return o
+end
+
+-- An allocation in a pool of one chunk without a holder: a search, then
+-- the bit, the cursor and the record in one BITFIELD. G: geometry(cap).
+local function fast_alloc(g)
+	local a1, a2 = tonumber(ARGV[9]), tonumber(ARGV[10])
+	local s, b = a1
+	if pol == 1 then
+		s = cursor
+	elseif pol == 2 then
+		s = tonumber(ARGV[11])
+	end
+	if s < a1 or s > a2 then
+		s = a1
+	end
+	if s == 0 and a2 == cap - 1 then
+		b = redis.call('BITPOS', KI, '0', g[3], g[4], 'BIT')
+	else
+		b = redis.call('BITPOS', KI, '0', BO + s, BO + a2, 'BIT')
+	end
+	if b < 0 and s > a1 then
+		b = redis.call('BITPOS', KI, '0', BO + a1, BO + s - 1, 'BIT')
+	end
+	if b < 0 then
+		return { 'ENOSPC' }
+	end
+	local o, v = slot_offs(ARGV[6]), b - BO
+	if pol == 1 then
+		rec_moved(redis.call('BITFIELD', KI, 'SET', 'u1', b, '1',
+				     'SET', 'u32', O_CUR, v + 1 < cap and v + 1 or 0,
+				     'SET', 'u32', o[1], ARGV[7], 'SET', 'u32', o[2], ARGV[8],
+				     'SET', 'u32', o[3], seq, 'SET', 'u8', o[4], '1',
+				     'SET', 'u48', o[5], v), 3)
+	else
+		rec_moved(redis.call('BITFIELD', KI, 'SET', 'u1', b, '1',
+				     'SET', 'u32', o[1], ARGV[7], 'SET', 'u32', o[2], ARGV[8],
+				     'SET', 'u32', o[3], seq, 'SET', 'u8', o[4], '1',
+				     'SET', 'u48', o[5], v), 2)
+	end
+	return { 'OK', v }
+end
+
+-- A free of one ID in a pool of one chunk without leases: the bit and
+-- the record in one BITFIELD (the old bit says whether it was allocated).
+local function fast_free()
+	local o = slot_offs(ARGV[6])
+	local r = redis.call('BITFIELD', KI, 'SET', 'u1', BO + tonumber(ARGV[9]), '0',
+			     'SET', 'u32', o[1], ARGV[7], 'SET', 'u32', o[2], ARGV[8],
+			     'SET', 'u32', o[3], seq, 'SET', 'u8', o[4], '1',
+			     'SET', 'u48', o[5], '0')
+	rec_moved(r, 2)
+	if r[1] == 0 then
+		-- it was free: nothing changed but the record, which says so
+		redis.call('BITFIELD', KI, 'SET', 'u8', o[4], FAILED)
+		return { 'ENOENT' }
+	end
 	return { 'OK' }
 end
 
@@ -559,9 +647,9 @@ local function numballoc(keys, args)
 	ARGV = args
 	KM, KI, KL, KE, KR = keys[1], keys[2], keys[3], keys[4], keys[5]
 	op, gen, seq, holder = args[1], args[2], args[3], args[4]
-	ttl = tonumber(args[5]) or 0
-	HP = string.sub(KM, 1, -5)	-- "nb:{P}:"
-	now = nil
+	if op == 'open' or op == 'unlink' then
+		HP = string.sub(KM, 1, -5)	-- "nb:{P}:"
+	end
 	if op == 'open' then
 		return do_open()
 	elseif op == 'unlink' then
@@ -569,19 +657,29 @@ local function numballoc(keys, args)
 	end
 	-- the header: the first read, so a key of another type fails before any write
 	local h = redis.call('GETRANGE', KI, 0, HDR - 1)
-	if #h ~= HDR or string.sub(h, 1, 8) ~= HMAGIC or string.sub(h, 9, 24) ~= gen then
+	if string.sub(h, 1, 24) ~= gen then
 		return { 'ESTALE' }
 	end
 	cap, cursor, pol, leases = struct.unpack('>I8I4BB', h, 25)
-	nch = math.ceil(cap / CH)
-	BO = bits_off(cap)
+	local g = geometry(cap)
+	nch, BO = g[1], g[2]
+	if nch == 1 and leases == 0 and holder == '' and seq ~= '' and
+	    string.byte(seq, 1) ~= 114 then
+		-- one chunk, no lease in the pool (nothing can expire), none to
+		-- make, not sent again: the hot paths
+		if op == 'alloc' then
+			return fast_alloc(g)
+		elseif op == 'release' and ARGV[10] == '1' then
+			return fast_free()
+		end
+	end
 	SO = SUM * 8
+	ttl = tonumber(args[5]) or 0
+	HP = string.sub(KM, 1, -5)	-- "nb:{P}:"
+	now = nil
 	local resent = string.sub(seq, 1, 1) == 'r'
 	if resent then
 		seq = string.sub(seq, 2)
-	end
-	if seq ~= '' then
-		seq = tonumber(seq)
 	end
 	if resent then
 		-- sent again: answered from the record when the first one ran

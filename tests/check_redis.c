@@ -778,13 +778,13 @@ START_TEST(test_record_slot_shared)
 	struct numballoc *p = rpool(&server, a, 64, 0, NUMBALLOC_LOWEST);
 	redisContext *c = redisConnect("127.0.0.1", server.port);
 	redisReply *g;
-	char gen[17];
+	char gen[25];
 	long long x, y, z;
 
 	ck_assert(c && !c->err);
 	g = redisCommand(c, "HGET nb:{%s}:meta gen", a);
 	ck_assert(g && g->type == REDIS_REPLY_STRING && g->len == 16);
-	memcpy(gen, g->str, 17);
+	snprintf(gen, sizeof(gen), "nbids-2:%s", g->str);
 	freeReplyObject(g);
 	/* A (1, 2) and B (3, 4), both in slot 7 */
 	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "alloc", "1", "0", "63"), &x), "OK");
