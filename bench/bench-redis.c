@@ -19,10 +19,10 @@
  * runs; the server's INFO commandstats give the commands per pair.
  *
  * Usage: bench-redis [--quick] [--url redis://HOST:PORT] [--conns N]
- * [--engine numballoc|k8s-cas] [--seconds S] [--no-leased] (default: start a
- * redis-server on a free loopback port, without AOF: the figures are of
- * the allocator, not of fsync). --conns, --engine and --no-leased run a
- * part only, to profile the server under one load.
+ * [--engine numballoc|k8s-cas] [--seconds S] [--no-leased | --leased-only]
+ * (default: start a redis-server on a free loopback port, without AOF: the
+ * figures are of the allocator, not of fsync). --conns, --engine,
+ * --no-leased and --leased-only run a part only, to profile one thing.
  */
 #include "config.h"
 
@@ -391,10 +391,12 @@ int main(int argc, char **argv)
 			seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--no-leased"))
 			leased = 0;
+		else if (!strcmp(argv[i], "--leased-only"))
+			leased = 2;
 		else {
 			fprintf(stderr, "usage: bench-redis [--quick] [--url redis://HOST:PORT] "
 				"[--conns N] [--engine numballoc|k8s-cas] [--seconds S] "
-				"[--no-leased]\n");
+				"[--no-leased | --leased-only]\n");
 			return 2;
 		}
 	}
@@ -449,7 +451,7 @@ int main(int argc, char **argv)
 		double a[9], b[9], rb[9], x;
 		int nc = c < 3 ? conns[c] : only_conns;
 
-		if (only_conns ? c < 3 : c == 3)
+		if ((only_conns ? c < 3 : c == 3) || leased == 2)
 			continue;
 		for (k = 0; k < repeat; k++) {
 			char pool[64];
@@ -469,7 +471,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* one round trip per operation: the server's count of script calls */
-	{
+	if (leased != 2) {
 		uint64_t before = calls("fcall"), n = 2000, id;
 
 		numballoc_open(poolurl, NULL, &p);
