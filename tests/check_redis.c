@@ -718,6 +718,81 @@ START_TEST(test_old_layout)
 }
 END_TEST
 
+/*
+ * A pool of more than one summary chunk (65536 IDs each): random lowest
+ * allocations, frees, specific IDs and blocks against a model, so that
+ * every search that skips full chunks by the summary, and every change of
+ * the summary, is checked; then full, and one freed in the first chunk.
+ */
+START_TEST(test_multi_chunk_model)
+{
+	const uint64_t cap = 3 * 65536 + 77;
+	const char *name = tu_name("chunks");
+	struct numballoc *p = rpool(&server, name, cap, 0, NUMBALLOC_LOWEST);
+	unsigned char *m = calloc(cap, 1);
+	uint64_t seed = 0x2545f4914f6cdd1dull, id, first, low, i, n;
+	int k, r;
+
+	ck_assert_ptr_nonnull(m);
+	/* the first two chunks full but for a few IDs near their ends */
+	ck_assert_int_eq(numballoc_alloc_block(p, 2 * 65536, 1, &first), 0);
+	ck_assert_uint_eq(first, 0);
+	memset(m, 1, 2 * 65536);
+	for (k = 0; k < 600; k++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		n = (seed >> 33) % 8;
+		/* IDs near the chunk edges: 65536 and 131072 */
+		id = ((seed >> 20) % 2 + 1) * 65536 - 40 + (seed >> 40) % 80;
+		if (n < 3) {
+			for (low = 0; low < cap && m[low]; low++)
+				;
+			r = numballoc_alloc(p, &id);
+			ck_assert_int_eq(r, 0);
+			ck_assert_uint_eq(id, low);
+			m[id] = 1;
+		} else if (n < 6) {
+			ck_assert_int_eq(numballoc_free(p, id), m[id] ? 0 : -ENOENT);
+			m[id] = 0;
+		} else if (n == 6) {
+			ck_assert_int_eq(numballoc_alloc_id(p, id), m[id] ? -EEXIST : 0);
+			m[id] = 1;
+		} else {
+			id -= id % 8;
+			for (i = 0, r = 0; i < 8; i++)
+				r |= !m[id + i];
+			ck_assert_int_eq(numballoc_free_block(p, id, 8), r ? -ENOENT : 0);
+			if (!r)
+				memset(m + id, 0, 8);
+		}
+	}
+	for (i = 0, n = 0; i < cap; i++)
+		n += m[i];
+	ck_assert_uint_eq(used(p), n);
+	/* full (the IDs near the edges one by one, the untouched rest as a block) */
+	for (i = 0; i < 2 * 65536 + 40; i++)
+		if (!m[i]) {
+			ck_assert_int_eq(numballoc_alloc_id(p, i), 0);
+			m[i] = 1;
+		}
+	ck_assert_int_eq(numballoc_alloc_block(p, cap - i, 1, &first), 0);
+	ck_assert_uint_eq(first, i);
+	memset(m + i, 1, cap - i);
+	/* then one free in the first chunk: found again */
+	for (i = 0; i < cap; i++)
+		ck_assert_int_eq(m[i], 1);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_free(p, 5), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 5);
+	ck_assert_int_eq(numballoc_free(p, cap - 1), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, cap - 1);
+	free(m);
+	numballoc_close(p);
+	ck_assert_int_eq(numballoc_unlink(rf_url(&server, name, NULL)), 0);
+}
+END_TEST
+
 #ifdef HAVE_REDIS
 /* One FCALL of the pool's function, as the handle TOKEN (HI, LO) in SLOT sends it. */
 static redisReply *fcall(redisContext *c, const char *pool, const char *gen, unsigned int hi,
@@ -965,6 +1040,7 @@ static Suite *redis_suite(void)
 	tcase_add_test(tc, test_auth);
 	tcase_add_test(tc, test_wrongtype);
 	tcase_add_test(tc, test_old_layout);
+	tcase_add_test(tc, test_multi_chunk_model);
 	tcase_add_test(tc, test_record_slot_shared);
 	tcase_add_test(tc, test_parameters);
 	suite_add_tcase(s, tc);
