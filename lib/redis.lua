@@ -161,16 +161,37 @@ end
 
 -- ------------------------------------------------------------ request records
 
+-- Bit offsets (decimal strings) of the fields of each record slot, made
+-- once per library load (they hold nothing of any pool's state).
+local slot_offsets = {}
+
+-- The bit offsets of the fields of the record slot S (a decimal string), or
+-- nil when S is not a slot number (a client's slot is never trusted blindly).
+local function slot_offs(s)
+	local o = slot_offsets[s]
+	if not o then
+		local n = tonumber(s)
+		if not n or n < 0 or n >= NSLOTS or n % 1 ~= 0 or tostring(n) ~= s then
+			return nil
+		end
+		local so = (HDR + n * SLOT) * 8
+		o = { tostring(so), tostring(so + 32), tostring(so + 64), tostring(so + 96),
+		      tostring(so + 128) }
+		slot_offsets[s] = o
+	end
+	return o
+end
+
 -- The BITFIELD operations that write this request's record (status ST,
 -- value V) to its slot, appended to T.
 local function rec_ops(t, st, v)
-	local so = (HDR + ARGV[6] * SLOT) * 8
+	local o = slot_offs(ARGV[6])
 	local n = #t
-	t[n + 1], t[n + 2], t[n + 3], t[n + 4] = 'SET', 'u32', so, ARGV[7]
-	t[n + 5], t[n + 6], t[n + 7], t[n + 8] = 'SET', 'u32', so + 32, ARGV[8]
-	t[n + 9], t[n + 10], t[n + 11], t[n + 12] = 'SET', 'u32', so + 64, seq
-	t[n + 13], t[n + 14], t[n + 15], t[n + 16] = 'SET', 'u8', so + 96, st
-	t[n + 17], t[n + 18], t[n + 19], t[n + 20] = 'SET', 'u48', so + 128, v
+	t[n + 1], t[n + 2], t[n + 3], t[n + 4] = 'SET', 'u32', o[1], ARGV[7]
+	t[n + 5], t[n + 6], t[n + 7], t[n + 8] = 'SET', 'u32', o[2], ARGV[8]
+	t[n + 9], t[n + 10], t[n + 11], t[n + 12] = 'SET', 'u32', o[3], seq
+	t[n + 13], t[n + 14], t[n + 15], t[n + 16] = 'SET', 'u8', o[4], st
+	t[n + 17], t[n + 18], t[n + 19], t[n + 20] = 'SET', 'u48', o[5], v
 	return t
 end
 
@@ -192,9 +213,9 @@ end
 
 -- The record of this handle's request SEQ: its status and value, or nil if it did not run.
 local function recorded()
-	local so = (HDR + ARGV[6] * SLOT) * 8
-	local r = redis.call('BITFIELD_RO', KI, 'GET', 'u32', so, 'GET', 'u32', so + 32,
-			     'GET', 'u32', so + 64, 'GET', 'u8', so + 96, 'GET', 'u48', so + 128)
+	local o = slot_offs(ARGV[6])
+	local r = redis.call('BITFIELD_RO', KI, 'GET', 'u32', o[1], 'GET', 'u32', o[2],
+			     'GET', 'u32', o[3], 'GET', 'u8', o[4], 'GET', 'u48', o[5])
 	if r[1] == tonumber(ARGV[7]) and r[2] == tonumber(ARGV[8]) then
 		if r[4] ~= 0 and r[3] == tonumber(seq) then
 			return r[4], r[5]
@@ -392,9 +413,9 @@ end
 
 -- ------------------------------------------------------------ the hot paths
 
--- Numbers and strings derived from a capacity or a slot number, made once
--- per library load (they hold nothing of any pool's state).
-local geometries, slot_offsets = {}, {}
+-- Numbers and strings derived from a capacity, made once per library
+-- load (they hold nothing of any pool's state).
+local geometries = {}
 
 -- { chunks, bit offset of the bits, its decimal, of the last bit's } of a pool of C IDs
 local function geometry(c)
@@ -407,29 +428,20 @@ local function geometry(c)
 	return g
 end
 
--- The bit offsets (decimal) of the fields of the record slot S (a decimal string).
-local function slot_offs(s)
-	local o = slot_offsets[s]
-	if not o then
-		local so = (HDR + tonumber(s) * SLOT) * 8
-		o = { tostring(so), tostring(so + 32), tostring(so + 64), tostring(so + 96),
-		      tostring(so + 128) }
-		slot_offsets[s] = o
-	end
-	return o
-end
-
 -- An allocation in a pool of one chunk without a holder: a search, then
 -- the bit, the cursor and the record in one BITFIELD. G: geometry(cap).
 local function fast_alloc(g)
 	local a1, a2 = tonumber(ARGV[9]), tonumber(ARGV[10])
 	local s, b = a1
+	if not a1 or not a2 or a1 > a2 or a2 >= cap then
+		return { 'EINVAL' }
+	end
 	if pol == 1 then
 		s = cursor
 	elseif pol == 2 then
 		s = tonumber(ARGV[11])
 	end
-	if s < a1 or s > a2 then
+	if not s or s < a1 or s > a2 then
 		s = a1
 	end
 	if s == 0 and a2 == cap - 1 then
@@ -462,8 +474,11 @@ end
 -- A free of one ID in a pool of one chunk without leases: the bit and
 -- the record in one BITFIELD (the old bit says whether it was allocated).
 local function fast_free()
-	local o = slot_offs(ARGV[6])
-	local r = redis.call('BITFIELD', KI, 'SET', 'u1', BO + tonumber(ARGV[9]), '0',
+	local o, a1 = slot_offs(ARGV[6]), tonumber(ARGV[9])
+	if not a1 or a1 >= cap then
+		return { 'EINVAL' }
+	end
+	local r = redis.call('BITFIELD', KI, 'SET', 'u1', BO + a1, '0',
 			     'SET', 'u32', o[1], ARGV[7], 'SET', 'u32', o[2], ARGV[8],
 			     'SET', 'u32', o[3], seq, 'SET', 'u8', o[4], '1',
 			     'SET', 'u48', o[5], '0')
@@ -534,7 +549,7 @@ local function op_free1(a1)
 	if r[1] == 0 then
 		-- it was free: nothing changed but the record, which says so
 		if seq ~= '' then
-			redis.call('BITFIELD', KI, 'SET', 'u8', (HDR + ARGV[6] * SLOT) * 8 + 96, FAILED)
+			redis.call('BITFIELD', KI, 'SET', 'u8', slot_offs(ARGV[6])[4], FAILED)
 		end
 		return { 'ENOENT' }
 	end
@@ -661,6 +676,9 @@ local function numballoc(keys, args)
 		return { 'ESTALE' }
 	end
 	cap, cursor, pol, leases = struct.unpack('>I8I4BB', h, 25)
+	if not slot_offs(ARGV[6]) then
+		return { 'EINVAL' }
+	end
 	local g = geometry(cap)
 	nch, BO = g[1], g[2]
 	if nch == 1 and leases == 0 and holder == '' and seq ~= '' and

@@ -884,6 +884,16 @@ START_TEST(test_record_slot_shared)
 	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "release", "r3", "5", "1"), &z),
 			 "ENOENT");
 	ck_assert_int_eq(numballoc_test(p, 5), 1);
+	/* a slot or a bit out of range is refused, and writes nothing */
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "256", "alloc", "9", "0", "63"), &z),
+			 "EINVAL");
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "-1", "release", "9", "0", "1"), &z),
+			 "EINVAL");
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "alloc", "9", "0", "64"), &z),
+			 "EINVAL");
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "release", "9", "64", "1"), &z),
+			 "EINVAL");
+	ck_assert_uint_eq(used(p), 4);
 	/* a request that never ran, sent again: done now */
 	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "alloc", "r4", "0", "63"), &z), "OK");
 	ck_assert_int_eq(numballoc_test(p, (uint64_t)z), 1);
