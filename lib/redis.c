@@ -56,8 +56,12 @@ static const char script[] =
 #include "redis-lua.h"
 	;
 
-/* Capacity of a Redis pool: a Redis string holds at most 512 MiB = 2^32 bits. */
-#define REDIS_CAPACITY_MAX (UINT64_C(1) << 32)
+/*
+ * Capacity of a Redis pool: a Redis string holds at most 512 MiB = 2^32
+ * bits, and the pool's string starts with its header, record slots and
+ * summary (at most 14400 bytes, redis.lua): 2^32 - 2^17 bits are left.
+ */
+#define REDIS_CAPACITY_MAX ((UINT64_C(1) << 32) - (UINT64_C(1) << 17))
 #define DEFAULT_TIMEOUT_MS 5000
 #define HOLDER_MAX 200
 #define TTL_MAX (UINT64_C(1) << 40)

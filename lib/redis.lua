@@ -352,8 +352,8 @@ local function do_open()
 		if ARGV[13] ~= '1' then
 			return { 'ENOENT' }
 		end
-		if wcap < 1 then
-			return { 'EINVAL' }
+		if wcap < 1 or bits_off(wcap) / 8 + math.ceil(wcap / 8) > 536870912 then
+			return { 'EINVAL' }	-- a Redis string holds 512 MiB
 		end
 		-- leftovers of a pool removed by hand
 		redis.call('DEL', KI, KL, KE, HP .. 'bits', HP .. 'full')

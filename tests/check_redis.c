@@ -919,7 +919,7 @@ START_TEST(test_parameters)
 	o.flags = NUMBALLOC_CREATE;
 	o.capacity = 0;
 	ck_assert_int_eq(numballoc_open(url, &o, &p), -EINVAL);
-	o.capacity = (UINT64_C(1) << 32) + 1;
+	o.capacity = (UINT64_C(1) << 32) - (UINT64_C(1) << 17) + 1;	/* the string's limit */
 	ck_assert_int_eq(numballoc_open(url, &o, &p), -EINVAL);
 	o.capacity = 100;
 	o.mode = 0600;
