@@ -18,9 +18,11 @@
  * on a pool of 16384 IDs for a fixed time. Figures are medians of REPEAT
  * runs; the server's INFO commandstats give the commands per pair.
  *
- * Usage: bench-redis [--quick] [--url redis://HOST:PORT] (default: start a
- * redis-server on a free loopback port, without AOF: the figures are of
- * the allocator, not of fsync).
+ * Usage: bench-redis [--quick] [--url redis://HOST:PORT] [--conns N]
+ * [--engine numballoc|k8s-cas] [--seconds S] [--no-leased | --leased-only]
+ * (default: start a redis-server on a free loopback port, without AOF: the
+ * figures are of the allocator, not of fsync). --conns, --engine,
+ * --no-leased and --leased-only run a part only, to profile one thing.
  */
 #include "config.h"
 
@@ -368,7 +370,8 @@ int main(int argc, char **argv)
 {
 	static const int conns[] = { 1, 4, 16 };
 	struct numballoc_opts o = { .capacity = CAP, .flags = NUMBALLOC_CREATE };
-	const char *url = NULL;
+	const char *url = NULL, *only_engine = NULL;
+	int only_conns = 0, leased = 1;
 	char poolurl[400], key[64], zeros[CAP / 8];
 	int quick = 0, repeat = 5, i, k, c;
 	redisContext *rc;
@@ -380,14 +383,32 @@ int main(int argc, char **argv)
 			quick = 1;
 		else if (!strcmp(argv[i], "--url") && i + 1 < argc)
 			url = argv[++i];
+		else if (!strcmp(argv[i], "--conns") && i + 1 < argc)
+			only_conns = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--engine") && i + 1 < argc)
+			only_engine = argv[++i];
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--no-leased"))
+			leased = 0;
+		else if (!strcmp(argv[i], "--leased-only"))
+			leased = 2;
 		else {
-			fprintf(stderr, "usage: bench-redis [--quick] [--url redis://HOST:PORT]\n");
+			fprintf(stderr, "usage: bench-redis [--quick] [--url redis://HOST:PORT] "
+				"[--conns N] [--engine numballoc|k8s-cas] [--seconds S] "
+				"[--no-leased | --leased-only]\n");
 			return 2;
 		}
 	}
 	if (quick) {
 		seconds = 0.3;
 		repeat = 1;
+	}
+	if (only_conns < 0 || only_conns > 16 || seconds <= 0 ||
+	    (only_engine && strcmp(only_engine, "numballoc") && strcmp(only_engine, "k8s-cas"))) {
+		fprintf(stderr, "bench-redis: --conns 1..16, --seconds > 0, "
+			"--engine numballoc or k8s-cas\n");
+		return 2;
 	}
 	if (url) {
 		snprintf(base_url, sizeof(base_url), "%s", url);
@@ -426,25 +447,31 @@ int main(int argc, char **argv)
 	       CAP, HOLD, repeat, seconds);
 	printf("%-5s %14s %14s %8s %16s\n", "conns", "numballoc", "k8s-cas", "ratio",
 	       "cas retries/pair");
-	for (c = 0; c < 3; c++) {
+	for (c = 0; c < 4; c++) {
 		double a[9], b[9], rb[9], x;
+		int nc = c < 3 ? conns[c] : only_conns;
 
+		if ((only_conns ? c < 3 : c == 3) || leased == 2)
+			continue;
 		for (k = 0; k < repeat; k++) {
 			char pool[64];
 
 			snprintf(pool, sizeof(pool), "bench-%ld", (long)getpid());
-			a[k] = run(0, conns[c], pool, &x);
-			b[k] = run(1, conns[c], key, &rb[k]);
+			a[k] = b[k] = rb[k] = 0;
+			if (!only_engine || !strcmp(only_engine, "numballoc"))
+				a[k] = run(0, nc, pool, &x);
+			if (!only_engine || !strcmp(only_engine, "k8s-cas"))
+				b[k] = run(1, nc, key, &rb[k]);
 		}
 		{
 			double ma = median(a, repeat), mb = median(b, repeat);
 
-			printf("%-5d %14.0f %14.0f %7.1fx %14.2f\n", conns[c], ma, mb,
+			printf("%-5d %14.0f %14.0f %7.1fx %14.2f\n", nc, ma, mb,
 			       mb > 0 ? ma / mb : 0, median(rb, repeat));
 		}
 	}
 	/* one round trip per operation: the server's count of script calls */
-	{
+	if (leased != 2) {
 		uint64_t before = calls("fcall"), n = 2000, id;
 
 		numballoc_open(poolurl, NULL, &p);
@@ -459,7 +486,8 @@ int main(int argc, char **argv)
 		printf("k8s-cas: 2 round trips per operation without conflict (WATCH+GET, "
 		       "MULTI+SET+EXEC), 2 more per retry\n");
 	}
-	bench_leased(repeat, quick ? 200000 : 2000000);
+	if (leased)
+		bench_leased(repeat, quick ? 200000 : 2000000);
 	numballoc_unlink(poolurl);
 	redisFree(rc);
 	if (!url)

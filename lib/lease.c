@@ -61,6 +61,7 @@ struct lease {
 	struct numballoc *cluster;	/* the pool in Redis, with holder H */
 	struct numballoc *local;	/* the host's shared-memory pool */
 	uint64_t capacity, base, block, ttl_ms;
+	unsigned int shift;	/* block == 1 << shift: the block of a bit without a division */
 	uint64_t nblocks;	/* ceil(capacity / block) */
 	unsigned char *held;	/* per block: 1 when this handle knows H holds it */
 	uint64_t renewed_ns;	/* monotonic time of the last successful renew or refill */
@@ -320,7 +321,7 @@ static int lease_alloc_bit(void *ctx, uint64_t bit)
 
 	if (r < 0)
 		return r;
-	if (held_get(l, bit / l->block))
+	if (held_get(l, bit >> l->shift))
 		return numballoc_alloc_id(l->local, l->base + bit);
 	return numballoc_alloc_id(l->cluster, l->base + bit);
 }
@@ -339,10 +340,10 @@ static int lease_alloc_run(void *ctx, uint64_t count, uint64_t align, uint64_t *
 static int lease_release(void *ctx, uint64_t bit, uint64_t count)
 {
 	struct lease *l = ctx;
-	uint64_t k = bit / l->block;
+	uint64_t k = bit >> l->shift;
 	int r;
 
-	if (count == 1 || (bit + count - 1) / l->block == k) {
+	if (count == 1 || (bit + count - 1) >> l->shift == k) {
 		r = is_held(l, k);
 		if (r < 0)
 			return r;
@@ -360,7 +361,7 @@ static int lease_test(void *ctx, uint64_t bit)
 {
 	struct lease *l = ctx;
 
-	if (held_get(l, bit / l->block))
+	if (held_get(l, bit >> l->shift))
 		return numballoc_test(l->local, l->base + bit);
 	return numballoc_test(l->cluster, l->base + bit);
 }
@@ -473,6 +474,7 @@ static int lease_open(const char *url, const struct numballoc_opts *o, void **ct
 	l->capacity = l->cluster->capacity;
 	l->base = l->cluster->base;
 	l->block = b;
+	l->shift = (unsigned int)__builtin_ctzll(b);
 	l->ttl_ms = t;
 	if (b > l->capacity) {
 		r = -EINVAL;

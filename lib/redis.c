@@ -29,6 +29,7 @@
  *	another pool's parameters	-EINVAL
  *	pool removed since this open	-ESTALE
  *	bad pool keys (sizes)		-NUMBALLOC_ECORRUPT
+ *	a pool of another stored layout	-NUMBALLOC_EVERSION (version 1: numballoc_1)
  *	server out of memory		-ENOMEM
  *	a read-only replica		-EROFS
  *	WAIT not satisfied		-ETIMEDOUT (an allocation is undone first)
@@ -55,14 +56,19 @@ static const char script[] =
 #include "redis-lua.h"
 	;
 
-/* Capacity of a Redis pool: a Redis string holds at most 512 MiB = 2^32 bits. */
-#define REDIS_CAPACITY_MAX (UINT64_C(1) << 32)
+/*
+ * Capacity of a Redis pool: a Redis string holds at most 512 MiB = 2^32
+ * bits, and the pool's string starts with its header, record slots and
+ * summary (at most 14400 bytes, redis.lua): 2^32 - 2^17 bits are left.
+ */
+#define REDIS_CAPACITY_MAX ((UINT64_C(1) << 32) - (UINT64_C(1) << 17))
 #define DEFAULT_TIMEOUT_MS 5000
 #define HOLDER_MAX 200
 #define TTL_MAX (UINT64_C(1) << 40)
 
-enum { K_META, K_BITS, K_FULL, K_LEASES, K_EXP, K_REQ, NKEYS };
-static const char *const key_suffix[NKEYS] = { "meta", "bits", "full", "leases", "exp", "req:" };
+enum { K_META, K_IDS, K_LEASES, K_EXP, K_REQ, NKEYS };
+static const char *const key_suffix[NKEYS] = { "meta", "ids", "leases", "exp", "req:" };
+#define FUNCTION "numballoc_2"	/* the library's function: the stored layout's version 2 */
 
 struct url {
 	char *host;
@@ -81,8 +87,10 @@ struct rp {
 	struct url u;
 	redisContext *rc;	/* NULL after an I/O error: reconnected on the next call */
 	char *keys[NKEYS];	/* the pool's keys; K_REQ has this handle's token */
-	char gen[17];		/* the pool's generation, from open */
-	uint64_t seq;		/* the last changing request's number */
+	char gen[25];		/* the pool's layout and generation, from open (opaque) */
+	char slot[8];		/* this handle's request record slot, from open ("0" before) */
+	char tok[2][12];	/* the token's high and low 32 bits, decimal */
+	uint32_t seq;		/* the last changing request's number (wraps) */
 	char holder[HOLDER_MAX + 1];	/* "" none */
 	uint64_t ttl_ms;
 	struct nb_backend_info info;
@@ -381,7 +389,7 @@ fail:
 
 /* ------------------------------------------------------------ requests */
 
-#define MAXARGS (9 + 5 + 8)	/* FCALL name nkeys, 6 keys; op gen seq holder ttl; args[8] */
+#define MAXARGS (3 + NKEYS + 8 + 8)	/* FCALL name nkeys, keys; op gen seq holder ttl slot tok[2]; args[8] */
 
 struct req {
 	const char *op;
@@ -404,7 +412,7 @@ static int status_of(const redisReply *r)
 	} names[] = {
 		{ "OK", 0 }, { "ENOSPC", -ENOSPC }, { "EEXIST", -EEXIST }, { "ENOENT", -ENOENT },
 		{ "EINVAL", -EINVAL }, { "ESTALE", -ESTALE }, { "EKIND", -NUMBALLOC_EKIND },
-		{ "ECORRUPT", -NUMBALLOC_ECORRUPT },
+		{ "ECORRUPT", -NUMBALLOC_ECORRUPT }, { "EVERSION", -NUMBALLOC_EVERSION },
 	};
 	size_t i;
 
@@ -469,8 +477,8 @@ static int send_once(struct rp *p, const struct req *q, const char *seq, redisRe
 	}
 	snprintf(ttl, sizeof(ttl), "%" PRIu64, p->ttl_ms);
 	argv[argc++] = "FCALL";
-	argv[argc++] = "numballoc_1";
-	argv[argc++] = "6";
+	argv[argc++] = FUNCTION;
+	argv[argc++] = "5";
 	for (i = 0; i < NKEYS; i++)
 		argv[argc++] = p->keys[i];
 	argv[argc++] = q->op;
@@ -478,6 +486,9 @@ static int send_once(struct rp *p, const struct req *q, const char *seq, redisRe
 	argv[argc++] = seq;
 	argv[argc++] = p->holder;
 	argv[argc++] = ttl;
+	argv[argc++] = p->slot;
+	argv[argc++] = p->tok[0];
+	argv[argc++] = p->tok[1];
 	for (i = 0; i < q->nargs; i++)
 		argv[argc++] = q->args[i];
 	for (;;) {
@@ -547,7 +558,7 @@ static int call(struct rp *p, const struct req *q, redisReply **out)
 	int e, io, tries;
 
 	if (q->changes)
-		snprintf(seq + 1, sizeof(seq) - 1, "%" PRIu64, ++p->seq);
+		snprintf(seq + 1, sizeof(seq) - 1, "%" PRIu32, ++p->seq);
 	for (tries = 0;; tries++) {
 		e = send_once(p, q, q->changes && !tries ? seq + 1 : q->changes ? seq : "", &r,
 			      &io);
@@ -643,6 +654,9 @@ static int make_keys(struct rp *p)
 		}
 	}
 	p->hint = token;
+	snprintf(p->tok[0], sizeof(p->tok[0]), "%" PRIu32, (uint32_t)(token >> 32));
+	snprintf(p->tok[1], sizeof(p->tok[1]), "%" PRIu32, (uint32_t)token);
+	strcpy(p->slot, "0");
 	return 0;
 }
 
@@ -669,7 +683,7 @@ static int redis_open(const char *url, const struct numballoc_opts *o, void **ct
 		      struct nb_backend_info *info)
 {
 	struct req q = { .op = "open" };
-	uint64_t gen, v[4];
+	uint64_t gen, v[4] = { 0 }, slot = 0;
 	redisReply *r;
 	struct rp *p;
 	int e, i;
@@ -698,8 +712,10 @@ static int redis_open(const char *url, const struct numballoc_opts *o, void **ct
 	}
 	for (i = 0; i < 4 && e == 0; i++)
 		e = reply_u64(r, (size_t)i + 1, &v[i]);
-	if (e == 0 && (r->elements < 6 || r->element[5]->type != REDIS_REPLY_STRING ||
+	if (e == 0 && (r->elements < 7 || r->element[5]->type != REDIS_REPLY_STRING ||
 		       r->element[5]->len >= sizeof(p->gen)))
+		e = -NUMBALLOC_ECORRUPT;
+	if (e == 0 && (reply_u64(r, 6, &slot) < 0 || slot > 65535))
 		e = -NUMBALLOC_ECORRUPT;
 	if (e == 0 && (v[0] == 0 || v[0] > REDIS_CAPACITY_MAX || v[1] > UINT64_MAX - (v[0] - 1) ||
 		       v[2] > NUMBALLOC_SPREAD))
@@ -710,6 +726,7 @@ static int redis_open(const char *url, const struct numballoc_opts *o, void **ct
 		return e == -EIO ? -NUMBALLOC_ECORRUPT : e;
 	}
 	memcpy(p->gen, r->element[5]->str, r->element[5]->len + 1);
+	snprintf(p->slot, sizeof(p->slot), "%" PRIu64, slot);
 	freeReplyObject(r);
 	p->info.capacity = v[0];
 	p->info.base = v[1];

@@ -18,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_REDIS
+#include <hiredis/hiredis.h>
+#endif
+
 #include "numballoc.h"
 #include "redisfix.h"
 #include "testutil.h"
@@ -638,16 +642,264 @@ START_TEST(test_wrongtype)
 	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "HSET nb:{%s}:meta magic other", a), 0);
 	ck_assert_int_eq(numballoc_open(rf_url(&server, a, NULL), &o, &p), -NUMBALLOC_EKIND);
 	ck_assert_ptr_null(p);
-	/* an open pool whose summary key is replaced: refused, bits unchanged */
+	/*
+	 * An open pool whose lease keys are replaced: a holder's calls are
+	 * refused before they write anything (the bits stay as they were).
+	 */
 	p = rpool(&server, b, 10, 0, 0);
 	ck_assert_int_eq(numballoc_alloc_id(p, 2), 0);
-	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "DEL nb:{%s}:full", b), 0);
-	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "LPUSH nb:{%s}:full x", b), 0);
+	ck_assert_int_eq(numballoc_set_holder(p, "h", 60000), 0);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "LPUSH nb:{%s}:leases x", b), 0);
 	ck_assert_int_eq(numballoc_alloc(p, &id), -NUMBALLOC_EKIND);
 	ck_assert_int_eq(numballoc_free(p, 2), -NUMBALLOC_EKIND);
-	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "BITCOUNT nb:{%s}:bits", b), 0);
-	ck_assert_str_eq(buf, ":1");
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "DEL nb:{%s}:leases", b), 0);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "LPUSH nb:{%s}:exp x", b), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -NUMBALLOC_EKIND);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "DEL nb:{%s}:exp", b), 0);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "LPUSH nb:{%s}:h:h x", b), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -NUMBALLOC_EKIND);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "DEL nb:{%s}:h:h", b), 0);
+	ck_assert_int_eq(numballoc_set_holder(p, NULL, 0), 0);
+	ck_assert_uint_eq(used(p), 1);
+	ck_assert_int_eq(numballoc_test(p, 2), 1);
+	/* the pool's string replaced by a list: refused */
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "DEL nb:{%s}:ids", b), 0);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "LPUSH nb:{%s}:ids x", b), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -NUMBALLOC_EKIND);
+	ck_assert_int_eq(numballoc_free(p, 2), -NUMBALLOC_EKIND);
 	numballoc_close(p);
+}
+END_TEST
+
+/*
+ * A pool stored by the layout of version 1 (numballoc_1: bitmap, summary
+ * and cursor in keys of their own) is refused with -NUMBALLOC_EVERSION,
+ * not misread, whatever the flags; numballoc_unlink removes all of it,
+ * and the name can then be created again.
+ */
+START_TEST(test_old_layout)
+{
+	const char *a = tu_name("v1");
+	const char *url = rf_url(&server, a, NULL);
+	struct numballoc_opts o = { .capacity = 100, .flags = NUMBALLOC_CREATE };
+	struct numballoc *p = NULL;
+	char buf[256];
+	uint64_t id;
+
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf),
+				"HSET nb:{%s}:meta magic numballoc-ids version 1 capacity 100 "
+				"base 0 policy 0 flags 0 cursor 0 gen 0123456789abcdef", a), 0);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "SETBIT nb:{%s}:bits 99 0", a), 0);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "SETBIT nb:{%s}:bits 3 1", a), 0);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "SETBIT nb:{%s}:full 0 0", a), 0);
+	ck_assert_int_eq(numballoc_open(url, NULL, &p), -NUMBALLOC_EVERSION);
+	ck_assert_int_eq(numballoc_open(url, &o, &p), -NUMBALLOC_EVERSION);
+	o.flags |= NUMBALLOC_EXCL;
+	ck_assert_int_eq(numballoc_open(url, &o, &p), -NUMBALLOC_EVERSION);
+	ck_assert_ptr_null(p);
+	/* nothing of it changed */
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "BITCOUNT nb:{%s}:bits", a), 0);
+	ck_assert_str_eq(buf, ":1");
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "EXISTS nb:{%s}:ids", a), 0);
+	ck_assert_str_eq(buf, ":0");
+	/* a layout this library does not know yet */
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "HSET nb:{%s}:meta version 3", a), 0);
+	ck_assert_int_eq(numballoc_open(url, NULL, &p), -NUMBALLOC_EVERSION);
+	ck_assert_int_eq(numballoc_unlink(url), 0);
+	ck_assert_int_eq(rf_cmd(&server, buf, sizeof(buf), "EXISTS nb:{%s}:meta nb:{%s}:bits "
+				"nb:{%s}:full", a, a, a), 0);
+	ck_assert_str_eq(buf, ":0");
+	o.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL;
+	ck_assert_int_eq(numballoc_open(url, &o, &p), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 0);
+	numballoc_close(p);
+	ck_assert_int_eq(numballoc_unlink(url), 0);
+}
+END_TEST
+
+/*
+ * A pool of more than one summary chunk (65536 IDs each): random lowest
+ * allocations, frees, specific IDs and blocks against a model, so that
+ * every search that skips full chunks by the summary, and every change of
+ * the summary, is checked; then full, and one freed in the first chunk.
+ */
+START_TEST(test_multi_chunk_model)
+{
+	const uint64_t cap = 3 * 65536 + 77;
+	const char *name = tu_name("chunks");
+	struct numballoc *p = rpool(&server, name, cap, 0, NUMBALLOC_LOWEST);
+	unsigned char *m = calloc(cap, 1);
+	uint64_t seed = 0x2545f4914f6cdd1dull, id, first, low, i, n;
+	int k, r;
+
+	ck_assert_ptr_nonnull(m);
+	/* the first two chunks full but for a few IDs near their ends */
+	ck_assert_int_eq(numballoc_alloc_block(p, 2 * 65536, 1, &first), 0);
+	ck_assert_uint_eq(first, 0);
+	memset(m, 1, 2 * 65536);
+	for (k = 0; k < 600; k++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		n = (seed >> 33) % 8;
+		/* IDs near the chunk edges: 65536 and 131072 */
+		id = ((seed >> 20) % 2 + 1) * 65536 - 40 + (seed >> 40) % 80;
+		if (n < 3) {
+			for (low = 0; low < cap && m[low]; low++)
+				;
+			r = numballoc_alloc(p, &id);
+			ck_assert_int_eq(r, 0);
+			ck_assert_uint_eq(id, low);
+			m[id] = 1;
+		} else if (n < 6) {
+			ck_assert_int_eq(numballoc_free(p, id), m[id] ? 0 : -ENOENT);
+			m[id] = 0;
+		} else if (n == 6) {
+			ck_assert_int_eq(numballoc_alloc_id(p, id), m[id] ? -EEXIST : 0);
+			m[id] = 1;
+		} else {
+			id -= id % 8;
+			for (i = 0, r = 0; i < 8; i++)
+				r |= !m[id + i];
+			ck_assert_int_eq(numballoc_free_block(p, id, 8), r ? -ENOENT : 0);
+			if (!r)
+				memset(m + id, 0, 8);
+		}
+	}
+	for (i = 0, n = 0; i < cap; i++)
+		n += m[i];
+	ck_assert_uint_eq(used(p), n);
+	/* full (the IDs near the edges one by one, the untouched rest as a block) */
+	for (i = 0; i < 2 * 65536 + 40; i++)
+		if (!m[i]) {
+			ck_assert_int_eq(numballoc_alloc_id(p, i), 0);
+			m[i] = 1;
+		}
+	ck_assert_int_eq(numballoc_alloc_block(p, cap - i, 1, &first), 0);
+	ck_assert_uint_eq(first, i);
+	memset(m + i, 1, cap - i);
+	/* then one free in the first chunk: found again */
+	for (i = 0; i < cap; i++)
+		ck_assert_int_eq(m[i], 1);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_free(p, 5), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, 5);
+	ck_assert_int_eq(numballoc_free(p, cap - 1), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, cap - 1);
+	free(m);
+	numballoc_close(p);
+	ck_assert_int_eq(numballoc_unlink(rf_url(&server, name, NULL)), 0);
+}
+END_TEST
+
+#ifdef HAVE_REDIS
+/* One FCALL of the pool's function, as the handle TOKEN (HI, LO) in SLOT sends it. */
+static redisReply *fcall(redisContext *c, const char *pool, const char *gen, unsigned int hi,
+			 unsigned int lo, const char *slot, const char *op, const char *seq,
+			 const char *arg1, const char *arg2)
+{
+	char keys[5][128], th[16], tl[16];
+	const char *argv[19] = { "FCALL", "numballoc_2", "5" };
+	const char *sfx[5] = { "meta", "ids", "leases", "exp", "req:" };
+	int i, argc = 3;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "nb:{%s}:%s", pool, sfx[i]);
+		argv[argc++] = keys[i];
+	}
+	snprintf(keys[4], sizeof(keys[4]), "nb:{%s}:req:%08x%08x", pool, hi, lo);
+	snprintf(th, sizeof(th), "%u", hi);
+	snprintf(tl, sizeof(tl), "%u", lo);
+	argv[argc++] = op;
+	argv[argc++] = gen;
+	argv[argc++] = seq;
+	argv[argc++] = "";	/* holder */
+	argv[argc++] = "0";	/* ttl */
+	argv[argc++] = slot;
+	argv[argc++] = th;
+	argv[argc++] = tl;
+	argv[argc++] = arg1;
+	argv[argc++] = arg2;
+	argv[argc++] = "0";
+	return redisCommandArgv(c, argc, argv, NULL);
+}
+
+/* "OK"/"ENOENT"... of a reply, and its value in *V. */
+static const char *status(redisReply *r, long long *v)
+{
+	static char s[32];
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	snprintf(s, sizeof(s), "%s", r->element[0]->str);
+	*v = r->elements > 1 ? r->element[1]->integer : -1;
+	freeReplyObject(r);
+	return s;
+}
+#endif
+
+/*
+ * Two handles that share a record slot (round robin gives slot k again
+ * after 256 opens): a request of one sent again after the other wrote
+ * the slot is still answered from its record (which the other moved to
+ * the first's req key), never done twice; a free that failed is answered
+ * as failed even once its ID is another's.
+ */
+START_TEST(test_record_slot_shared)
+{
+#ifdef HAVE_REDIS
+	const char *a = tu_name("slot");
+	struct numballoc *p = rpool(&server, a, 64, 0, NUMBALLOC_LOWEST);
+	redisContext *c = redisConnect("127.0.0.1", server.port);
+	redisReply *g;
+	char gen[25];
+	long long x, y, z;
+
+	ck_assert(c && !c->err);
+	g = redisCommand(c, "HGET nb:{%s}:meta gen", a);
+	ck_assert(g && g->type == REDIS_REPLY_STRING && g->len == 16);
+	snprintf(gen, sizeof(gen), "nbids-2:%s", g->str);
+	freeReplyObject(g);
+	/* A (1, 2) and B (3, 4), both in slot 7 */
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "alloc", "1", "0", "63"), &x), "OK");
+	ck_assert_str_eq(status(fcall(c, a, gen, 3, 4, "7", "alloc", "1", "0", "63"), &y), "OK");
+	ck_assert_int_ne(x, y);
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "alloc", "r1", "0", "63"), &z), "OK");
+	ck_assert_int_eq(z, x);	/* from the record, not a third ID */
+	ck_assert_str_eq(status(fcall(c, a, gen, 3, 4, "7", "alloc", "r1", "0", "63"), &z), "OK");
+	ck_assert_int_eq(z, y);
+	ck_assert_uint_eq(used(p), 2);
+	/* a free, then the other's change, then the free sent again: done once */
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "release", "2", "0", "1"), &z), "OK");
+	ck_assert_str_eq(status(fcall(c, a, gen, 3, 4, "7", "alloc", "2", "0", "63"), &z), "OK");
+	ck_assert_int_eq(z, 0);	/* A's ID 0 again, now B's */
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "release", "r2", "0", "1"), &z), "OK");
+	ck_assert_int_eq(numballoc_test(p, 0), 1);	/* B's, not freed by the resend */
+	/* a free that failed, B takes the ID, the free sent again still fails */
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "release", "3", "5", "1"), &z),
+			 "ENOENT");
+	ck_assert_int_eq(numballoc_alloc_id(p, 5), 0);
+	ck_assert_str_eq(status(fcall(c, a, gen, 3, 4, "7", "alloc", "3", "0", "63"), &z), "OK");
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "release", "r3", "5", "1"), &z),
+			 "ENOENT");
+	ck_assert_int_eq(numballoc_test(p, 5), 1);
+	/* a slot or a bit out of range is refused, and writes nothing */
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "256", "alloc", "9", "0", "63"), &z),
+			 "EINVAL");
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "-1", "release", "9", "0", "1"), &z),
+			 "EINVAL");
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "alloc", "9", "0", "64"), &z),
+			 "EINVAL");
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "release", "9", "64", "1"), &z),
+			 "EINVAL");
+	ck_assert_uint_eq(used(p), 4);
+	/* a request that never ran, sent again: done now */
+	ck_assert_str_eq(status(fcall(c, a, gen, 1, 2, "7", "alloc", "r4", "0", "63"), &z), "OK");
+	ck_assert_int_eq(numballoc_test(p, (uint64_t)z), 1);
+	redisFree(c);
+	numballoc_close(p);
+#endif
 }
 END_TEST
 
@@ -667,7 +919,7 @@ START_TEST(test_parameters)
 	o.flags = NUMBALLOC_CREATE;
 	o.capacity = 0;
 	ck_assert_int_eq(numballoc_open(url, &o, &p), -EINVAL);
-	o.capacity = (UINT64_C(1) << 32) + 1;
+	o.capacity = (UINT64_C(1) << 32) - (UINT64_C(1) << 17) + 1;	/* the string's limit */
 	ck_assert_int_eq(numballoc_open(url, &o, &p), -EINVAL);
 	o.capacity = 100;
 	o.mode = 0600;
@@ -797,6 +1049,9 @@ static Suite *redis_suite(void)
 	tcase_add_test(tc, test_resend_answered_once);
 	tcase_add_test(tc, test_auth);
 	tcase_add_test(tc, test_wrongtype);
+	tcase_add_test(tc, test_old_layout);
+	tcase_add_test(tc, test_multi_chunk_model);
+	tcase_add_test(tc, test_record_slot_shared);
 	tcase_add_test(tc, test_parameters);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("wait");
