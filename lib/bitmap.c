@@ -549,6 +549,42 @@ int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uin
 }
 
 /*
+ * A stretch of a packed bitmap that the caller has to itself by
+ * convention (a cyclic window, idpool.c): the first clear bit of [FROM,
+ * TO], by a plain scan of its words, like the Go allocator's next fit. A
+ * claim that fills its word leaves the summary bit set (lazy clearing, as
+ * a spread start word does): the next summary search that meets the word
+ * clears it, and a release into it meanwhile writes no summary. Not a
+ * definitive answer for the pool: -ENOSPC says only that the stretch had
+ * no clear bit as its words were read.
+ */
+int nb_bitmap_claim_next(struct nb_bitmap *bm, uint64_t from, uint64_t to, uint64_t *bit)
+{
+	uint64_t w, last = to / 64, m = mask_from(from % 64);
+
+	if (bm->spaced || from > to || to >= bm->nbits)
+		return -EINVAL;
+	/* TO < nbits: the mask of the last word keeps out the bits beyond the pool */
+	for (w = from / 64;; w++, m = FULL) {
+		uint64_t *p = &bm->words[w], old = word_load(p), free, b, prev;
+
+		if (w == last)
+			m &= mask_to(to % 64);
+		for (free = ~old & m; free; free = ~old & m) {
+			b = free & -free;
+			prev = cas(p, old, old | b);
+			if (prev == old) {
+				*bit = w * 64 + (uint64_t)__builtin_ctzll(b);
+				return 0;
+			}
+			old = prev;
+		}
+		if (w == last)
+			return -ENOSPC;
+	}
+}
+
+/*
  * Set MASK in word W if none of it is set. 0 on success, -EEXIST if any
  * bit of MASK was already set (then nothing changed).
  */

@@ -79,6 +79,8 @@ static inline int nb_bitmap_claim_start(struct nb_bitmap *bm, uint64_t lo, uint6
 /* The same for a spaced bitmap, out of line (0 for a packed one). */
 int nb_bitmap_claim_start_spaced(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
 				 uint64_t *bit);
+/* Claim the first clear bit of [FROM, TO] by a plain scan, no summary write (-ENOSPC: none seen). */
+int nb_bitmap_claim_next(struct nb_bitmap *bm, uint64_t from, uint64_t to, uint64_t *bit);
 /* Claim BIT: -EEXIST if it is set. */
 int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit);
 /* Claim N bits [first, first+N) with first % ALIGN == 0, inside [lo, hi], first fit from START. */

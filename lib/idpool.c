@@ -8,6 +8,24 @@
  * last ID handed out by any process), SPREAD at a per-thread position that
  * moves only when its word is full, so threads and processes work on
  * different cache lines.
+ *
+ * CYCLIC windows (issue 20): a thread takes a stretch of the cycle at a
+ * time. Its search from the shared cursor claims an ID B, then the thread
+ * moves the cursor past [B + 1, B + 1 + span) at once, with one store, and
+ * hands out the free IDs of that window in order, privately, before it
+ * looks at the cursor again. The span is 0 at a thread's first search on
+ * a handle (the cursor goes just past B, as it did before windows), then
+ * 1, 2, 4, ... up to CYCLIC_SPAN_MAX: a one-shot caller moves the cursor
+ * exactly, a busy one writes the shared cursor line once per window and
+ * claims in words no other thread is claiming in. With one thread on one
+ * handle the order is exactly that of a single cursor; with several, an
+ * ID inside another thread's window, ahead of its position, may be handed
+ * out again before the cursor has gone round. Frees never move a window
+ * or the cursor. The windows are process-local advice: a killed process
+ * leaves the cursor at most one window ahead, nothing to heal. Pools with
+ * owner records, spaced pools (at most NB_SPACED_MAX IDs) and ranges
+ * narrower than the pool search from the shared cursor every time and
+ * move it just past the ID, as before.
  */
 #include "config.h"
 
@@ -171,12 +189,15 @@ int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numb
 	return 0;
 }
 
+static void window_return(struct numballoc *p);
+
 NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 {
 	if (!pool)
 		return 0;
 	if (pool->be)
 		return nb_be_close(pool);
+	window_return(pool);
 	nb_segment_close(&pool->seg);
 	free(pool);
 	return 0;
@@ -202,8 +223,12 @@ NUMBALLOC_EXPORT int numballoc_unlink(const char *name)
 #define NB_TLS __thread __attribute__((tls_model("initial-exec")))
 static NB_TLS struct {
 	uint64_t key;	/* the handle's hint_key, 0: unused */
-	uint64_t bit;
+	uint64_t bit;	/* SPREAD: where the search starts; CYCLIC: the window's next ID */
+	uint64_t end;	/* CYCLIC: the window's end (excluded); bit >= end: no window */
+	uint64_t first;	/* CYCLIC: the window's first ID (bit > first: it gave one) */
+	uint64_t span;	/* CYCLIC: the length of this thread's next window */
 } hints[HINTS];
+#define CYCLIC_SPAN_MAX 4096	/* IDs: 64 words, 8 cache lines */
 static NB_TLS unsigned int hint_next;
 static NB_TLS unsigned int hint_last;	/* the slot found last (< HINTS): looked at first */
 
@@ -234,6 +259,8 @@ static unsigned int hint_slot(const struct numballoc *p)
 			return hint_last = i;
 	i = hint_last = hint_next++ % HINTS;
 	hints[i].key = p->hint_key;
+	hints[i].first = hints[i].end = 0;	/* CYCLIC: no window yet, the first one empty */
+	hints[i].span = 0;
 	/*
 	 * A first position of this thread's own, spread over the whole pool:
 	 * the clock (vDSO, no system call, unlike getpid()) tells processes
@@ -284,18 +311,123 @@ static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p,
 
 	if (p->owners)
 		return 0;
-	if (p->policy == NUMBALLOC_CYCLIC) {
-		start = nb_bitmap_cursor(&p->bm);
-	} else if (p->policy == NUMBALLOC_SPREAD) {
+	if (p->policy == NUMBALLOC_SPREAD) {
 		if (hints[slot].key != p->hint_key)
 			return 0;
 		start = hints[slot].bit;
+	} else if (p->policy == NUMBALLOC_CYCLIC) {
+		if (spaced) {
+			start = nb_bitmap_cursor(&p->bm);
+		} else {
+			/* this thread's window, for the whole pool only (see the top) */
+			if (hints[slot].key != p->hint_key || lo != 0 || hi != p->capacity - 1)
+				return 0;
+			start = hints[slot].bit;
+			hi = hints[slot].end - 1;	/* no window: hi is huge, claim_start says no */
+		}
 	}
 	if (spaced ? !nb_bitmap_claim_start_spaced(&p->bm, lo, hi, start, bit)
 		   : !nb_bitmap_claim_start(&p->bm, lo, hi, start, bit))
 		return 0;
-	policy_claimed(p, slot, *bit);
+	if (p->policy == NUMBALLOC_SPREAD)
+		hints[slot].bit = *bit;
+	else if (p->policy == NUMBALLOC_CYCLIC && !spaced)
+		hints[slot].bit = *bit + 1;
+	else if (p->policy == NUMBALLOC_CYCLIC)
+		nb_bitmap_set_cursor(&p->bm, *bit + 1 < p->capacity ? *bit + 1 : 0);
 	return 1;
+}
+
+/*
+ * CYCLIC, the whole pool, no owner records, packed: the rest of this
+ * thread's window, else a search from the shared cursor and a new window
+ * after the ID it finds (see the top). -ENOSPC only from that search,
+ * which makes the engine's definitive pass.
+ */
+static int claim_window(struct numballoc *p, uint64_t *bit)
+{
+	unsigned int slot = hint_slot(p);
+	uint64_t cap = p->capacity, span, end;
+	int r, used;
+
+	if (hints[slot].bit < hints[slot].end &&
+	    nb_bitmap_claim_next(&p->bm, hints[slot].bit, hints[slot].end - 1, bit) == 0) {
+		hints[slot].bit = *bit + 1;
+		return 0;
+	}
+	r = nb_bitmap_claim_any_slow(&p->bm, 0, cap - 1, nb_bitmap_cursor(&p->bm), bit);
+	if (r < 0)
+		return r;
+	/*
+	 * The next span: twice this one, up to the most; 1 again when a
+	 * window of the most gave nothing (a pool with a few free IDs, where
+	 * a window's scan, a word read per 64 IDs, would find nothing). Not
+	 * halved on a window that gave nothing: a pool at 99.9% has about 4
+	 * free IDs in a window of the most, and half as many windows of 512
+	 * give none, so halving would keep windows small where they pay.
+	 */
+	used = hints[slot].bit > hints[slot].first;
+	span = hints[slot].span;
+	end = *bit + 1 + (span < cap - 1 - *bit ? span : cap - 1 - *bit);
+	hints[slot].first = hints[slot].bit = *bit + 1;
+	hints[slot].end = end;
+	if (!span || (span == CYCLIC_SPAN_MAX && !used))
+		span = 1;
+	else if (span < CYCLIC_SPAN_MAX)
+		span *= 2;
+	hints[slot].span = span;
+	nb_bitmap_set_cursor(&p->bm, end < cap ? end : 0);
+	return 0;
+}
+
+/*
+ * CYCLIC, a range narrower than the pool: the search starts at this
+ * thread's place in its window if it has one (where a single cursor would
+ * be), else at the shared cursor. An ID inside the window moves only the
+ * thread's place; any other drops the window and puts the shared cursor
+ * after the ID, as before windows.
+ */
+static int claim_cyclic_in(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *bit)
+{
+	unsigned int slot = hint_slot(p);
+	uint64_t pos = hints[slot].bit, end = hints[slot].end;
+	int r;
+
+	r = nb_bitmap_claim_any_slow(&p->bm, lo, hi, pos < end ? pos : nb_bitmap_cursor(&p->bm),
+				     bit);
+	if (r < 0)
+		return r;
+	if (pos <= *bit && *bit < end) {
+		hints[slot].bit = *bit + 1;
+		return 0;
+	}
+	hints[slot].end = 0;
+	nb_bitmap_set_cursor(&p->bm, *bit + 1 < p->capacity ? *bit + 1 : 0);
+	return 0;
+}
+
+/*
+ * numballoc_close(): the calling thread's window of POOL, if it has one,
+ * goes back to the cycle when no one has moved the shared cursor since it
+ * was taken: a handle that allocates a few IDs and closes leaves the
+ * cursor just after the last of them, as a single cursor would. A CAS,
+ * once per handle: the cursor stays a plain store everywhere else.
+ */
+static void window_return(struct numballoc *p)
+{
+	unsigned int i;
+
+	if (p->policy != NUMBALLOC_CYCLIC || p->rdonly || p->bm.spaced)
+		return;
+	for (i = 0; i < HINTS; i++) {
+		uint64_t pos = hints[i].bit, end = hints[i].end;
+
+		if (hints[i].key != p->hint_key)
+			continue;
+		hints[i].key = 0;
+		if (pos < end)
+			uatomic_cmpxchg(p->bm.cursor, end < p->capacity ? end : 0, pos);
+	}
 }
 
 /* Claim one bit in [lo, hi] (bit numbers) by the pool's policy. */
@@ -306,6 +438,9 @@ static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64
 	int r;
 
 	if (p->policy == NUMBALLOC_CYCLIC) {
+		if (!p->owners && !p->bm.spaced)
+			return lo == 0 && hi == p->capacity - 1 ? claim_window(p, bit)
+								: claim_cyclic_in(p, lo, hi, bit);
 		start = nb_bitmap_cursor(&p->bm);
 	} else if (p->policy == NUMBALLOC_SPREAD) {
 		slot = hint_slot(p);
