@@ -346,7 +346,7 @@ static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p,
  */
 static int claim_window(struct numballoc *p, uint64_t *bit)
 {
-	unsigned int slot = hint_slot(p);
+	unsigned int slot = hints[hint_last].key == p->hint_key ? hint_last : hint_slot(p);
 	uint64_t cap = p->capacity, span, end;
 	int r, used;
 
