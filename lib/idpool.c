@@ -347,7 +347,7 @@ static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p,
 static int claim_window(struct numballoc *p, uint64_t *bit)
 {
 	unsigned int slot = hints[hint_last].key == p->hint_key ? hint_last : hint_slot(p);
-	uint64_t cap = p->capacity, span, end;
+	uint64_t cap = p->capacity, span, end, start, last;
 	int r, used;
 
 	if (hints[slot].bit < hints[slot].end &&
@@ -355,9 +355,23 @@ static int claim_window(struct numballoc *p, uint64_t *bit)
 		hints[slot].bit = *bit + 1;
 		return 0;
 	}
-	r = nb_bitmap_claim_any_slow(&p->bm, 0, cap - 1, nb_bitmap_cursor(&p->bm), bit);
-	if (r < 0)
-		return r;
+	/*
+	 * The next free ID after the cursor: first by a plain scan of as many
+	 * IDs as the next window has (at least a word's), as the Go allocator
+	 * scans, which writes no summary (a summary search clears the stale
+	 * bits that the windows' lazy claims leave, and the frees into those
+	 * words then set them again); then by the engine's whole search, which
+	 * ends in the definitive pass. Where windows find nothing (a few free
+	 * IDs left) spans stay short, and so does this scan.
+	 */
+	span = hints[slot].span > 64 ? hints[slot].span : 64;
+	start = nb_bitmap_cursor(&p->bm);
+	last = cap - 1 - start < span ? cap - 1 : start + span - 1;
+	if (nb_bitmap_claim_next(&p->bm, start, last, bit) < 0) {
+		r = nb_bitmap_claim_any_slow(&p->bm, 0, cap - 1, start, bit);
+		if (r < 0)
+			return r;
+	}
 	/*
 	 * The next span: twice this one, up to the most; 1 again when a
 	 * window of the most gave nothing (a pool with a few free IDs, where
