@@ -227,7 +227,7 @@ static NB_TLS struct {
 	uint64_t end;	/* CYCLIC: the window's end (excluded); bit >= end: no window */
 	uint64_t first;	/* CYCLIC: the window's first ID (bit > first: it gave one) */
 	uint64_t span;	/* CYCLIC: the length of this thread's next window */
-} hints[HINTS];
+} __attribute__((aligned(32))) hints[HINTS];	/* 64-byte slots: the index is a shift, not a multiply */
 #define CYCLIC_SPAN_MAX 4096	/* IDs: 64 words, 8 cache lines */
 static NB_TLS unsigned int hint_next;
 static NB_TLS unsigned int hint_last;	/* the slot found last (< HINTS): looked at first */
