@@ -268,6 +268,7 @@ void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
 	bm->lastword = bm->nwords - 1;
 	bm->wordmask = FULL;
 	bm->fastbits = nbits;
+	bm->fastwords = bm->lastword;
 }
 
 void nb_bitmap_attach_spaced(struct nb_bitmap *bm, void *area, uint64_t nbits)
@@ -983,6 +984,24 @@ void nb_bitmap_released_full(struct nb_bitmap *bm, uint64_t w)
 	summary_set(bm, 0, w);
 }
 
+/*
+ * The rare ends of the inline release of BIT (bitmap.h), out of line so
+ * that its common case saves no register: LOST, a clearer took the
+ * summary bit of the word it made not full; then the run index, if it
+ * knows the word.
+ */
+int nb_bitmap_released_more(struct nb_bitmap *bm, uint64_t bit, int lost)
+{
+	uint64_t w = bit / 64;
+
+	if (lost)
+		summary_set(bm, 0, w);
+	if (uatomic_read(&bm->cursor[NB_IX_USED]) &&
+	    (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID))
+		ix_released(bm, w, w);
+	return 0;
+}
+
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
 {
 	uint64_t w, b, old, *s;
@@ -1692,6 +1711,7 @@ void nb_bitmap_attach_grow(struct nb_bitmap *bm, void *area, uint64_t nbits, uin
 	bm->lastword = bm->nwords - 1;
 	bm->wordmask = FULL;
 	bm->fastbits = nbits;
+	bm->fastwords = bm->lastword;
 	bm->nlevels = nlevels_for((maxbits + 63) / 64, count);
 	bm->cursor = p;
 	p += CURSOR_WORDS;
