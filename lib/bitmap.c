@@ -974,16 +974,6 @@ int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit)
 	return claim_mask(bm, bit / 64, bit_of(bit));
 }
 
-void nb_bitmap_released(struct nb_bitmap *bm, uint64_t w)
-{
-	ix_released(bm, w, w);
-}
-
-void nb_bitmap_released_full(struct nb_bitmap *bm, uint64_t w)
-{
-	summary_set(bm, 0, w);
-}
-
 /*
  * The rare ends of the inline release of BIT (bitmap.h), out of line so
  * that its common case saves no register: LOST, a clearer took the

@@ -93,10 +93,6 @@ int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n);
 /* Release BIT: -ENOENT if it is clear. */
 static inline int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit);
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit);
-/* Word W lost a set bit (a release): the run index follows, if it looks there. */
-void nb_bitmap_released(struct nb_bitmap *bm, uint64_t w);
-/* Word W was full and lost a set bit, and its summary bit is clear: set it. */
-void nb_bitmap_released_full(struct nb_bitmap *bm, uint64_t w);
 /* Release [first, first+N): -ENOENT and nothing released if any bit is clear. */
 int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n);
 /* 1 if BIT is set, 0 if clear. */
@@ -230,6 +226,12 @@ static inline int nb_bitmap_claim_word(struct nb_bitmap *bm, uint64_t start, uin
 /* After the inline release of BIT: a lost summary bit set again, the run index told (bitmap.c). */
 int nb_bitmap_released_more(struct nb_bitmap *bm, uint64_t bit, int lost);
 
+/* The summary bit of word W (level 1): 1 when it may have a clear bit. */
+static inline int nb_bitmap_summary_bit(const struct nb_bitmap *bm, uint64_t w)
+{
+	return (uatomic_read(&bm->level[1][w / 64]) >> (w % 64)) & 1;
+}
+
 /*
  * BIT set in a word that is not full, or in a full word whose summary bit
  * is set (lazy clearing leaves it so): no summary write, and no call. A
@@ -239,12 +241,6 @@ int nb_bitmap_released_more(struct nb_bitmap *bm, uint64_t bit, int lost);
  * cases after the CAS are one tail call, and the last word (its padding)
  * is left to the slow path, so the common case saves no register.
  */
-/* The summary bit of word W (level 1): 1 when it may have a clear bit. */
-static inline int nb_bitmap_summary_bit(const struct nb_bitmap *bm, uint64_t w)
-{
-	return (uatomic_read(&bm->level[1][w / 64]) >> (w % 64)) & 1;
-}
-
 static inline __attribute__((always_inline)) int nb_bitmap_release_bit(struct nb_bitmap *bm,
 								   uint64_t bit)
 {
