@@ -268,6 +268,7 @@ void nb_bitmap_attach(struct nb_bitmap *bm, void *area, uint64_t nbits)
 	bm->lastword = bm->nwords - 1;
 	bm->wordmask = FULL;
 	bm->fastbits = nbits;
+	bm->fastwords = bm->lastword;
 }
 
 void nb_bitmap_attach_spaced(struct nb_bitmap *bm, void *area, uint64_t nbits)
@@ -546,6 +547,42 @@ int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uin
 		return -ENOSPC;
 	*bit = sp_out(bm, b);
 	return 0;
+}
+
+/*
+ * A stretch of a packed bitmap that the caller has to itself by
+ * convention (a cyclic window, idpool.c): the first clear bit of [FROM,
+ * TO], by a plain scan of its words, like the Go allocator's next fit. A
+ * claim that fills its word leaves the summary bit set (lazy clearing, as
+ * a spread start word does): the next summary search that meets the word
+ * clears it, and a release into it meanwhile writes no summary. Not a
+ * definitive answer for the pool: -ENOSPC says only that the stretch had
+ * no clear bit as its words were read.
+ */
+int nb_bitmap_claim_next(struct nb_bitmap *bm, uint64_t from, uint64_t to, uint64_t *bit)
+{
+	uint64_t w, last = to / 64, m = mask_from(from % 64);
+
+	if (bm->spaced || from > to || to >= bm->nbits)
+		return -EINVAL;
+	/* TO < nbits: the mask of the last word keeps out the bits beyond the pool */
+	for (w = from / 64;; w++, m = FULL) {
+		uint64_t *p = &bm->words[w], old = word_load(p), free, b, prev;
+
+		if (w == last)
+			m &= mask_to(to % 64);
+		for (free = ~old & m; free; free = ~old & m) {
+			b = free & -free;
+			prev = cas(p, old, old | b);
+			if (prev == old) {
+				*bit = w * 64 + (uint64_t)__builtin_ctzll(b);
+				return 0;
+			}
+			old = prev;
+		}
+		if (w == last)
+			return -ENOSPC;
+	}
 }
 
 /*
@@ -937,14 +974,22 @@ int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit)
 	return claim_mask(bm, bit / 64, bit_of(bit));
 }
 
-void nb_bitmap_released(struct nb_bitmap *bm, uint64_t w)
+/*
+ * The rare ends of the inline release of BIT (bitmap.h), out of line so
+ * that its common case saves no register: LOST, a clearer took the
+ * summary bit of the word it made not full; then the run index, if it
+ * knows the word.
+ */
+int nb_bitmap_released_more(struct nb_bitmap *bm, uint64_t bit, int lost)
 {
-	ix_released(bm, w, w);
-}
+	uint64_t w = bit / 64;
 
-void nb_bitmap_released_full(struct nb_bitmap *bm, uint64_t w)
-{
-	summary_set(bm, 0, w);
+	if (lost)
+		summary_set(bm, 0, w);
+	if (uatomic_read(&bm->cursor[NB_IX_USED]) &&
+	    (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID))
+		ix_released(bm, w, w);
+	return 0;
 }
 
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
@@ -1656,6 +1701,7 @@ void nb_bitmap_attach_grow(struct nb_bitmap *bm, void *area, uint64_t nbits, uin
 	bm->lastword = bm->nwords - 1;
 	bm->wordmask = FULL;
 	bm->fastbits = nbits;
+	bm->fastwords = bm->lastword;
 	bm->nlevels = nlevels_for((maxbits + 63) / 64, count);
 	bm->cursor = p;
 	p += CURSOR_WORDS;

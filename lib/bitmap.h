@@ -44,6 +44,8 @@ struct nb_bitmap {
 	uint64_t wordmask;		/* the valid bits of the others: all, or 8 when spaced */
 	uint64_t padmask;		/* words W with W & padmask have none (spaced: 7) */
 	uint64_t fastbits;		/* the inline paths take bits below this: nbits, 0 spaced */
+	uint64_t fastwords;		/* and the single-word ones words below this: all but
+					 * the last (its padding bits), 0 spaced */
 	int spaced;			/* 8 bits per cache line (see bitmap.c) */
 	int nlevels;			/* levels above the words; level[nlevels] has one word */
 	uint64_t *ix[NB_MAX_IX];	/* ix[k], k >= 1: run index level k (see bitmap.c) */
@@ -79,6 +81,8 @@ static inline int nb_bitmap_claim_start(struct nb_bitmap *bm, uint64_t lo, uint6
 /* The same for a spaced bitmap, out of line (0 for a packed one). */
 int nb_bitmap_claim_start_spaced(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t start,
 				 uint64_t *bit);
+/* Claim the first clear bit of [FROM, TO] by a plain scan, no summary write (-ENOSPC: none seen). */
+int nb_bitmap_claim_next(struct nb_bitmap *bm, uint64_t from, uint64_t to, uint64_t *bit);
 /* Claim BIT: -EEXIST if it is set. */
 int nb_bitmap_claim_bit(struct nb_bitmap *bm, uint64_t bit);
 /* Claim N bits [first, first+N) with first % ALIGN == 0, inside [lo, hi], first fit from START. */
@@ -89,10 +93,6 @@ int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n);
 /* Release BIT: -ENOENT if it is clear. */
 static inline int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit);
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit);
-/* Word W lost a set bit (a release): the run index follows, if it looks there. */
-void nb_bitmap_released(struct nb_bitmap *bm, uint64_t w);
-/* Word W was full and lost a set bit, and its summary bit is clear: set it. */
-void nb_bitmap_released_full(struct nb_bitmap *bm, uint64_t w);
 /* Release [first, first+N): -ENOENT and nothing released if any bit is clear. */
 int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n);
 /* 1 if BIT is set, 0 if clear. */
@@ -237,33 +237,80 @@ static inline int nb_bitmap_claim_any(struct nb_bitmap *bm, uint64_t lo, uint64_
 }
 
 /*
+ * The start word of a whole-pool claim_any alone, for a START the caller
+ * has already checked against the pool: the first clear bit at or after
+ * START in its word, when that word is below fastwords (a packed bitmap,
+ * not its last word, so no padding to mask). 1 and *BIT when claimed; 0
+ * when the word is the last, has none or the CAS lost: the caller goes on
+ * with nb_bitmap_claim_any_slow(), which claims the same bit first. No
+ * summary write (lazy clearing), no call.
+ */
+static inline int nb_bitmap_claim_word(struct nb_bitmap *bm, uint64_t start, uint64_t *bit)
+{
+	uint64_t w = start / 64, *p, old, clear, b;
+
+	if (w >= bm->fastwords)
+		return 0;
+	p = &bm->words[w];
+	NB_COUNTED_READ();
+	old = uatomic_read(p);
+	clear = ~old >> (start % 64);	/* the clear bits from START on, START's first */
+	if (!clear)
+		return 0;
+	b = start + (unsigned int)__builtin_ctzll(clear);
+	if (uatomic_cmpxchg(p, old, old | UINT64_C(1) << (b % 64)) != old)
+		return 0;
+	*bit = b;
+	return 1;
+}
+
+/* After the inline release of BIT: a lost summary bit set again, the run index told (bitmap.c). */
+int nb_bitmap_released_more(struct nb_bitmap *bm, uint64_t bit, int lost);
+
+/* The summary bit of word W (level 1): 1 when it may have a clear bit. */
+static inline int nb_bitmap_summary_bit(const struct nb_bitmap *bm, uint64_t w)
+{
+	return (uatomic_read(&bm->level[1][w / 64]) >> (w % 64)) & 1;
+}
+
+/*
  * BIT set in a word that is not full, or in a full word whose summary bit
  * is set (lazy clearing leaves it so): no summary write, and no call. A
  * free lands in a full word about half the time at 99% fill; the call out
  * for that case cost 8-10 ns a pair there (issue 20). The run index is
- * looked at only once a run search has used it (NB_IX_USED).
+ * looked at only once a run search has used it (NB_IX_USED). The rare
+ * cases after the CAS are one tail call, and the last word (its padding)
+ * is left to the slow path, so the common case saves no register.
  */
-static inline int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit)
+static inline __attribute__((always_inline)) int nb_bitmap_release_bit(struct nb_bitmap *bm,
+								   uint64_t bit)
 {
-	if (bit < bm->fastbits) {
-		uint64_t w = bit / 64, *p = &bm->words[w], b = UINT64_C(1) << (bit % 64);
-		uint64_t old = (NB_COUNTED_READ(), uatomic_read(p));
-		uint64_t beyond = w == bm->nwords - 1 ? ~bm->lastmask : 0;
-		uint64_t *s = &bm->level[1][w / 64], sb = UINT64_C(1) << (w % 64);
-		int full = (old | beyond) == UINT64_MAX;
+	uint64_t w = bit / 64, *p, old;
 
-		if ((old & b) && (!full || (uatomic_read(s) & sb)) &&
-		    uatomic_cmpxchg(p, old, old & ~b) == old) {
-			/* a clearer took the summary bit meanwhile: it cannot hide the word */
-			if (full && !(uatomic_read(s) & sb))
-				nb_bitmap_released_full(bm, w);
-			/* an index no search has used, or an unknown entry: a load, no more */
-			if (uatomic_read(&bm->cursor[NB_IX_USED]) &&
-			    (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID))
-				nb_bitmap_released(bm, w);
-			return 0;
-		}
+	if (w >= bm->fastwords)
+		goto slow;
+	p = &bm->words[w];
+	NB_COUNTED_READ();
+	old = uatomic_read(p);
+	if (!((old >> (bit % 64)) & 1))
+		goto slow;
+	if (old != UINT64_MAX) {
+		if (uatomic_cmpxchg(p, old, old & ~(UINT64_C(1) << (bit % 64))) != old)
+			goto slow;
+	} else {
+		if (!nb_bitmap_summary_bit(bm, w) ||
+		    uatomic_cmpxchg(p, old, old & ~(UINT64_C(1) << (bit % 64))) != old)
+			goto slow;
+		/* a clearer took the summary bit meanwhile: it cannot hide the word */
+		if (__builtin_expect(!nb_bitmap_summary_bit(bm, w), 0))
+			return nb_bitmap_released_more(bm, bit, 1);
 	}
+	/* an index no search has used, or an unknown entry: a load, no more */
+	if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
+	    (uatomic_read(&bm->ix[1][bit / 64 >> NB_IX_SHIFT]) & NB_IX_VALID))
+		return nb_bitmap_released_more(bm, bit, 0);
+	return 0;
+slow:
 	return nb_bitmap_release_bit_slow(bm, bit);
 }
 

@@ -8,6 +8,24 @@
  * last ID handed out by any process), SPREAD at a per-thread position that
  * moves only when its word is full, so threads and processes work on
  * different cache lines.
+ *
+ * CYCLIC windows (issue 20): a thread takes a stretch of the cycle at a
+ * time. Its search from the shared cursor claims an ID B, then the thread
+ * moves the cursor past [B + 1, B + 1 + span) at once, with one store, and
+ * hands out the free IDs of that window in order, privately, before it
+ * looks at the cursor again. The span is 0 at a thread's first search on
+ * a handle (the cursor goes just past B, as it did before windows), then
+ * 1, 2, 4, ... up to CYCLIC_SPAN_MAX: a one-shot caller moves the cursor
+ * exactly, a busy one writes the shared cursor line once per window and
+ * claims in words no other thread is claiming in. With one thread on one
+ * handle the order is exactly that of a single cursor; with several, an
+ * ID inside another thread's window, ahead of its position, may be handed
+ * out again before the cursor has gone round. Frees never move a window
+ * or the cursor. The windows are process-local advice: a killed process
+ * leaves the cursor at most one window ahead, nothing to heal. Pools with
+ * owner records, spaced pools (at most NB_SPACED_MAX IDs) and ranges
+ * narrower than the pool search from the shared cursor every time and
+ * move it just past the ID, as before.
  */
 #include "config.h"
 
@@ -167,9 +185,13 @@ int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numb
 		prefault(p);
 	p->hint_key = __atomic_add_fetch(&hint_keys, 1, __ATOMIC_RELAXED);
 	nb_owners_attach(p);
+	if (!p->rdonly && !p->owners && !p->bm.spaced)
+		p->fast = p->policy == NUMBALLOC_SPREAD ? NB_FAST_SPREAD : NB_FAST_OTHER;
 	*poolp = p;
 	return 0;
 }
+
+static void window_return(struct numballoc *p);
 
 NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 {
@@ -177,6 +199,7 @@ NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 		return 0;
 	if (pool->be)
 		return nb_be_close(pool);
+	window_return(pool);
 	nb_segment_close(&pool->seg);
 	free(pool);
 	return 0;
@@ -200,12 +223,26 @@ NUMBALLOC_EXPORT int numballoc_unlink(const char *name)
 #define HINTS 4
 /* initial-exec: a plain %fs-relative access, no __tls_get_addr() per call */
 #define NB_TLS __thread __attribute__((tls_model("initial-exec")))
-static NB_TLS struct {
+struct hint {
 	uint64_t key;	/* the handle's hint_key, 0: unused */
-	uint64_t bit;
-} hints[HINTS];
+	uint64_t bit;	/* SPREAD: where the search starts; CYCLIC: the window's next ID */
+	uint64_t end;	/* CYCLIC: the window's end (excluded); bit >= end: no window */
+	uint64_t first;	/* CYCLIC: the window's first ID (bit > first: it gave one) */
+	uint64_t span;	/* CYCLIC: the length of this thread's next window */
+};
+static NB_TLS struct hint hints[HINTS];
+#define CYCLIC_SPAN_MAX 4096	/* IDs: 64 words, 8 cache lines */
 static NB_TLS unsigned int hint_next;
-static NB_TLS unsigned int hint_last;	/* the slot found last (< HINTS): looked at first */
+/*
+ * The slot found last, looked at first, and its key (0 while none): one
+ * compare with the handle's key, no load through the pointer, tells a
+ * fast path it is the handle's. Kept equal to h->key when a slot's key
+ * changes (hint_slot(), window_return()).
+ */
+static NB_TLS struct {
+	uint64_t key;
+	struct hint *h;
+} hint_last;
 
 static uint64_t mix64(uint64_t x)
 {
@@ -225,32 +262,45 @@ static uint64_t hint_seed(void)
 	return (uint64_t)t.tv_nsec * 0x9e3779b97f4a7c15u ^ (uint64_t)t.tv_sec;
 }
 
-static unsigned int hint_slot(const struct numballoc *p)
+/* hint_last.h is this thread's slot for P. */
+static inline int hint_mine(const struct numballoc *p)
 {
+	return hint_last.key == p->hint_key;
+}
+
+static struct hint *hint_slot(const struct numballoc *p)
+{
+	struct hint *h;
 	unsigned int i;
 
 	for (i = 0; i < HINTS; i++)
 		if (hints[i].key == p->hint_key)
-			return hint_last = i;
-	i = hint_last = hint_next++ % HINTS;
-	hints[i].key = p->hint_key;
+			break;
+	if (i < HINTS) {
+		hint_last.key = p->hint_key;
+		return hint_last.h = &hints[i];
+	}
+	h = hint_last.h = &hints[hint_next++ % HINTS];
+	h->key = hint_last.key = p->hint_key;
+	h->first = h->end = 0;	/* CYCLIC: no window yet, the first one empty */
+	h->span = 0;
 	/*
 	 * A first position of this thread's own, spread over the whole pool:
 	 * the clock (vDSO, no system call, unlike getpid()) tells processes
 	 * apart, the TLS address threads.
 	 */
-	hints[i].bit = mix64(hint_seed() ^ (uint64_t)(uintptr_t)&hint_next) % p->capacity;
-	return i;
+	h->bit = mix64(hint_seed() ^ (uint64_t)(uintptr_t)&hint_next) % p->capacity;
+	return h;
 }
 
 /* After a claim of BIT by the pool's policy: the cyclic cursor or the thread's hint follows. */
 static inline __attribute__((always_inline)) void policy_claimed(struct numballoc *p,
-								  unsigned int slot, uint64_t bit)
+								  struct hint *h, uint64_t bit)
 {
 	if (p->policy == NUMBALLOC_CYCLIC)
 		nb_bitmap_set_cursor(&p->bm, bit + 1 < p->capacity ? bit + 1 : 0);
 	else if (p->policy == NUMBALLOC_SPREAD)
-		hints[slot].bit = bit;
+		h->bit = bit;
 }
 
 /*
@@ -261,10 +311,8 @@ static inline __attribute__((always_inline)) void policy_claimed(struct numballo
  */
 static inline __attribute__((always_inline)) void policy_freed(struct numballoc *p, uint64_t bit)
 {
-	unsigned int slot = hint_last;
-
-	if (p->policy == NUMBALLOC_SPREAD && hints[slot].key == p->hint_key)
-		hints[slot].bit = bit;
+	if (p->policy == NUMBALLOC_SPREAD && hint_mine(p))
+		hint_last.h->bit = bit;
 }
 
 /*
@@ -279,37 +327,161 @@ static inline __attribute__((always_inline)) void policy_freed(struct numballoc 
 static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p, uint64_t lo,
 							     uint64_t hi, uint64_t *bit, int spaced)
 {
-	unsigned int slot = hint_last;
+	struct hint *h = hint_last.h;
 	uint64_t start = lo;
 
 	if (p->owners)
 		return 0;
-	if (p->policy == NUMBALLOC_CYCLIC) {
-		start = nb_bitmap_cursor(&p->bm);
-	} else if (p->policy == NUMBALLOC_SPREAD) {
-		if (hints[slot].key != p->hint_key)
+	if (p->policy == NUMBALLOC_SPREAD) {
+		if (!hint_mine(p))
 			return 0;
-		start = hints[slot].bit;
+		start = h->bit;
+	} else if (p->policy == NUMBALLOC_CYCLIC) {
+		if (spaced) {
+			start = nb_bitmap_cursor(&p->bm);
+		} else {
+			/* this thread's window, for the whole pool only (see the top) */
+			if (!hint_mine(p) || lo != 0 || hi != p->capacity - 1)
+				return 0;
+			start = h->bit;
+			hi = h->end - 1;	/* no window: hi is huge, claim_start says no */
+		}
 	}
 	if (spaced ? !nb_bitmap_claim_start_spaced(&p->bm, lo, hi, start, bit)
 		   : !nb_bitmap_claim_start(&p->bm, lo, hi, start, bit))
 		return 0;
-	policy_claimed(p, slot, *bit);
+	if (p->policy == NUMBALLOC_SPREAD)
+		h->bit = *bit;
+	else if (p->policy == NUMBALLOC_CYCLIC && !spaced)
+		h->bit = *bit + 1;
+	else if (p->policy == NUMBALLOC_CYCLIC)
+		nb_bitmap_set_cursor(&p->bm, *bit + 1 < p->capacity ? *bit + 1 : 0);
 	return 1;
+}
+
+/*
+ * CYCLIC, the whole pool, no owner records, packed: the rest of this
+ * thread's window, else a search from the shared cursor and a new window
+ * after the ID it finds (see the top). -ENOSPC only from that search,
+ * which makes the engine's definitive pass.
+ */
+static int claim_window(struct numballoc *p, uint64_t *bit)
+{
+	struct hint *h = hint_mine(p) ? hint_last.h : hint_slot(p);
+	uint64_t cap = p->capacity, span, end, start, last;
+	int r, used;
+
+	if (h->bit < h->end &&
+	    nb_bitmap_claim_next(&p->bm, h->bit, h->end - 1, bit) == 0) {
+		h->bit = *bit + 1;
+		return 0;
+	}
+	/*
+	 * The next free ID after the cursor: first by a plain scan of as many
+	 * IDs as the next window has (at least a word's), as the Go allocator
+	 * scans, which writes no summary (a summary search clears the stale
+	 * bits that the windows' lazy claims leave, and the frees into those
+	 * words then set them again); then by the engine's whole search, which
+	 * ends in the definitive pass. Where windows find nothing (a few free
+	 * IDs left) spans stay short, and so does this scan.
+	 */
+	span = h->span > 64 ? h->span : 64;
+	start = nb_bitmap_cursor(&p->bm);
+	last = cap - 1 - start < span ? cap - 1 : start + span - 1;
+	if (nb_bitmap_claim_next(&p->bm, start, last, bit) < 0) {
+		r = nb_bitmap_claim_any_slow(&p->bm, 0, cap - 1, start, bit);
+		if (r < 0)
+			return r;
+	}
+	/*
+	 * The next span: twice this one, up to the most; 1 again when a
+	 * window of the most gave nothing (a pool with a few free IDs, where
+	 * a window's scan, a word read per 64 IDs, would find nothing). Not
+	 * halved on a window that gave nothing: a pool at 99.9% has about 4
+	 * free IDs in a window of the most, and half as many windows of 512
+	 * give none, so halving would keep windows small where they pay.
+	 */
+	used = h->bit > h->first;
+	span = h->span;
+	end = *bit + 1 + (span < cap - 1 - *bit ? span : cap - 1 - *bit);
+	h->first = h->bit = *bit + 1;
+	h->end = end;
+	if (!span || (span == CYCLIC_SPAN_MAX && !used))
+		span = 1;
+	else if (span < CYCLIC_SPAN_MAX)
+		span *= 2;
+	h->span = span;
+	nb_bitmap_set_cursor(&p->bm, end < cap ? end : 0);
+	return 0;
+}
+
+/*
+ * CYCLIC, a range narrower than the pool: the search starts at this
+ * thread's place in its window if it has one (where a single cursor would
+ * be), else at the shared cursor. An ID inside the window moves only the
+ * thread's place; any other drops the window and puts the shared cursor
+ * after the ID, as before windows.
+ */
+static int claim_cyclic_in(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *bit)
+{
+	struct hint *h = hint_slot(p);
+	uint64_t pos = h->bit, end = h->end;
+	int r;
+
+	r = nb_bitmap_claim_any_slow(&p->bm, lo, hi, pos < end ? pos : nb_bitmap_cursor(&p->bm),
+				     bit);
+	if (r < 0)
+		return r;
+	if (pos <= *bit && *bit < end) {
+		h->bit = *bit + 1;
+		return 0;
+	}
+	h->end = 0;
+	nb_bitmap_set_cursor(&p->bm, *bit + 1 < p->capacity ? *bit + 1 : 0);
+	return 0;
+}
+
+/*
+ * numballoc_close(): the calling thread's window of POOL, if it has one,
+ * goes back to the cycle when no one has moved the shared cursor since it
+ * was taken: a handle that allocates a few IDs and closes leaves the
+ * cursor just after the last of them, as a single cursor would. A CAS,
+ * once per handle: the cursor stays a plain store everywhere else.
+ */
+static void window_return(struct numballoc *p)
+{
+	unsigned int i;
+
+	if (p->policy != NUMBALLOC_CYCLIC || p->rdonly || p->bm.spaced)
+		return;
+	for (i = 0; i < HINTS; i++) {
+		uint64_t pos = hints[i].bit, end = hints[i].end;
+
+		if (hints[i].key != p->hint_key)
+			continue;
+		hints[i].key = 0;
+		if (hint_last.h == &hints[i])
+			hint_last.key = 0;
+		if (pos < end)
+			uatomic_cmpxchg(p->bm.cursor, end < p->capacity ? end : 0, pos);
+	}
 }
 
 /* Claim one bit in [lo, hi] (bit numbers) by the pool's policy. */
 static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *bit)
 {
 	uint64_t start = lo;
-	unsigned int slot = 0;
+	struct hint *h = NULL;
 	int r;
 
 	if (p->policy == NUMBALLOC_CYCLIC) {
+		if (!p->owners && !p->bm.spaced)
+			return lo == 0 && hi == p->capacity - 1 ? claim_window(p, bit)
+								: claim_cyclic_in(p, lo, hi, bit);
 		start = nb_bitmap_cursor(&p->bm);
 	} else if (p->policy == NUMBALLOC_SPREAD) {
-		slot = hint_slot(p);
-		start = hints[slot].bit;
+		h = hint_slot(p);
+		start = h->bit;
 		if (start < lo || start > hi)
 			start = lo + mix64(start) % (hi - lo + 1);
 	}
@@ -318,7 +490,7 @@ static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64
 		      : nb_bitmap_claim_any_slow(&p->bm, lo, hi, start, bit);
 	if (r < 0)
 		return r;
-	policy_claimed(p, slot, *bit);
+	policy_claimed(p, h, *bit);
 	return 0;
 }
 
@@ -370,14 +542,38 @@ static inline __attribute__((always_inline)) int alloc_range(struct numballoc *p
 	return alloc_bits(pool, lo, hi, id);
 }
 
-NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
+/* numballoc_alloc() on any pool but a fast SPREAD one. */
+static __attribute__((noinline)) int alloc_whole(struct numballoc *pool, uint64_t *id)
 {
-	if (!pool || !id)
-		return -EINVAL;
 	if (__builtin_expect(pool->rdonly, 0))
 		return -EROFS;
 	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
 	return alloc_range(pool, 0, pool->capacity - 1, id);
+}
+
+/*
+ * One test of the handle (fast), then SPREAD's common case in a straight
+ * line: this thread's last pool was this one, and the word at its hint
+ * has a clear bit at or after it. Anything else goes on, by a tail call,
+ * where claim_fast() would have sent it.
+ */
+NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
+{
+	struct hint *h;
+	uint64_t bit;
+
+	if (!pool || !id)
+		return -EINVAL;
+	if (pool->fast != NB_FAST_SPREAD)
+		return alloc_whole(pool, id);
+	h = hint_last.h;
+	if (__builtin_expect(hint_mine(pool), 1) &&
+	    nb_bitmap_claim_word(&pool->bm, h->bit, &bit)) {
+		h->bit = bit;
+		*id = pool->base + bit;
+		return 0;
+	}
+	return alloc_bits(pool, 0, pool->capacity - 1, id);
 }
 
 int nb_ids_alloc(struct numballoc *pool, uint64_t *id) __attribute__((alias("numballoc_alloc")));
@@ -446,13 +642,12 @@ NUMBALLOC_EXPORT int numballoc_alloc_block(struct numballoc *pool, uint64_t coun
 	return 0;
 }
 
-NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
+/* numballoc_free() on any pool but a fast one. */
+static __attribute__((noinline)) int free_other(struct numballoc *pool, uint64_t id)
 {
 	uint64_t bit;
 	int r;
 
-	if (!pool)
-		return -EINVAL;
 	r = bit_of_id(pool, id, &bit);
 	if (r < 0)
 		return r;
@@ -465,6 +660,37 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 	if (!pool->owners)	/* the common case, one call shorter */
 		return nb_bitmap_release_bit(&pool->bm, bit);
 	return nb_owners_release(pool, bit, 1);
+}
+
+/*
+ * A fast pool (see numballoc_alloc()): one range check, the SPREAD hint,
+ * and the engine's inline release, whose rare cases are tail calls.
+ */
+NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
+{
+	struct nb_bitmap *bm;
+	uint64_t bit;
+
+	if (!pool)
+		return -EINVAL;
+	/*
+	 * Outside the pool: -EINVAL, as bit_of_id() says. Inside, id < base
+	 * too when base + capacity - 1 fits, as ids_layout() checks for any
+	 * fast pool (the others check again in free_other()).
+	 */
+	bit = id - pool->base;
+	if (bit >= pool->capacity)
+		return -EINVAL;
+	if (pool->fast == NB_FAST_SPREAD) {
+		/* before the release, which then ends the call (a free of an ID not held moves it too) */
+		if (hint_mine(pool))
+			hint_last.h->bit = bit;
+	} else if (__builtin_expect(!pool->fast, 0)) {
+		return free_other(pool, id);
+	}
+	bm = &pool->bm;
+	__asm__("" : "+r"(bm));	/* one register for bm and pool, not two: none to save */
+	return nb_bitmap_release_bit(bm, bit);
 }
 
 int nb_ids_free(struct numballoc *pool, uint64_t id) __attribute__((alias("numballoc_free")));

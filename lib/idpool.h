@@ -26,7 +26,12 @@ struct numballoc {
 				 * (pid | start time << 22, see owners.c); 0: the caller */
 	const struct nb_backend *be;	/* the pool's home when not shared memory, else NULL */
 	void *be_ctx;		/* the backend's handle (backend.h) */
+	int fast;		/* NB_FAST_*: a writable packed shared-memory pool without
+				 * owner records, whose calls take idpool.c's inline
+				 * paths; 0: any other (set once, at open) */
 };
+#define NB_FAST_SPREAD 1	/* fast, SPREAD */
+#define NB_FAST_OTHER 2		/* fast, LOWEST or CYCLIC */
 
 /*
  * backend.c: the public functions on a pool whose be is set, after

@@ -425,6 +425,98 @@ START_TEST(test_threads_share_handle)
 }
 END_TEST
 
+#ifndef NB_TEST_REDIS
+/*
+ * CYCLIC on a packed pool (issue 20's windows, idpool.c): one handle in
+ * one thread gets exactly the IDs of a single cursor. A model keeps that
+ * cursor: an allocation takes the first free ID at or after it, wrapping;
+ * alloc_in the first in its range from it (from the range's bottom when
+ * the cursor is outside), and the cursor goes after the ID; alloc_id and
+ * frees never move it. Random frees land ahead of the thread's place in
+ * its window and behind it, and the run goes round the pool several times.
+ */
+#define CYC_CAP 9000
+#define CYC_BASE 7
+
+static uint64_t cyc_model(const char *held, uint64_t *cursor, uint64_t lo, uint64_t hi)
+{
+	uint64_t start = *cursor < lo || *cursor > hi ? lo : *cursor, k, b;
+
+	for (k = 0; k <= hi - lo; k++) {
+		b = start + k <= hi ? start + k : start + k - (hi - lo + 1);
+		if (!held[b]) {
+			*cursor = b + 1 < CYC_CAP ? b + 1 : 0;
+			return b;
+		}
+	}
+	return UINT64_MAX;
+}
+
+START_TEST(test_cyclic_one_handle_order)
+{
+	struct numballoc *p = private_pool(CYC_CAP, CYC_BASE, NUMBALLOC_CYCLIC);
+	char *held = calloc(CYC_CAP, 1);
+	uint64_t s = 2024 + (uint64_t)_i, cursor = 0, id, want, lo, hi, k, nheld = 0;
+	int i, r;
+
+	ck_assert_ptr_nonnull(held);
+	/* a fill to start from: most of the pool, so that windows meet held IDs */
+	for (k = 0; k < CYC_CAP * 3 / 4; k++) {
+		id = tu_rand(&s) % CYC_CAP;
+		if (!held[id]) {
+			ck_assert_int_eq(numballoc_alloc_id(p, CYC_BASE + id), 0);
+			held[id] = 1;
+			nheld++;
+		}
+	}
+	for (i = 0; i < 200000; i++) {
+		uint64_t dice = tu_rand(&s) % 100;
+
+		if (dice < 48 || nheld == 0) {
+			want = cyc_model(held, &cursor, 0, CYC_CAP - 1);
+			r = numballoc_alloc(p, &id);
+		} else if (dice < 52) {
+			lo = tu_rand(&s) % CYC_CAP;
+			hi = lo + tu_rand(&s) % (CYC_CAP - lo);
+			want = cyc_model(held, &cursor, lo, hi);
+			r = numballoc_alloc_in(p, CYC_BASE + lo, CYC_BASE + hi, &id);
+		} else if (dice < 53) {
+			want = tu_rand(&s) % CYC_CAP;
+			ck_assert_int_eq(numballoc_alloc_id(p, CYC_BASE + want),
+					 held[want] ? -EEXIST : 0);
+			nheld += !held[want];
+			held[want] = 1;
+			continue;
+		} else {
+			/* a free: often just ahead of the cursor, inside the window */
+			id = dice < 70 ? (cursor + tu_rand(&s) % 64) % CYC_CAP : tu_rand(&s) % CYC_CAP;
+			ck_assert_int_eq(numballoc_free(p, CYC_BASE + id), held[id] ? 0 : -ENOENT);
+			nheld -= held[id];
+			held[id] = 0;
+			continue;
+		}
+		if (want == UINT64_MAX) {
+			ck_assert_int_eq(r, -ENOSPC);
+			continue;
+		}
+		ck_assert_int_eq(r, 0);
+		ck_assert_uint_eq(id, CYC_BASE + want);
+		held[want] = 1;
+		nheld++;
+	}
+	/* to the last ID: the pool's order is the model's to the end */
+	while ((want = cyc_model(held, &cursor, 0, CYC_CAP - 1)) != UINT64_MAX) {
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+		ck_assert_uint_eq(id, CYC_BASE + want);
+		held[want] = 1;
+	}
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	free(held);
+	numballoc_close(p);
+}
+END_TEST
+#endif
+
 static Suite *idpool_suite(void)
 {
 	Suite *s = suite_create("idpool");
@@ -446,6 +538,9 @@ static Suite *idpool_suite(void)
 	tcase_add_test(tc, test_large_capacity);
 #endif
 	tcase_add_loop_test(tc, test_threads_share_handle, NUMBALLOC_LOWEST, NUMBALLOC_SPREAD + 1);
+#ifndef NB_TEST_REDIS
+	tcase_add_loop_test(tc, test_cyclic_one_handle_order, 0, 2);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }

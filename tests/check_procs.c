@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -241,6 +242,169 @@ START_TEST(test_creation_race)
 }
 END_TEST
 
+/*
+ * CYCLIC windows (issue 20, idpool.c) across processes, one after the
+ * other so that the order is exact; a packed pool, so windows are used.
+ * What numballoc_alloc(3) promises:
+ *   - a freed ID is not handed out again by another handle before the
+ *     cycle has gone round, whatever windows a handle still open holds;
+ *   - a handle closed after a few allocations leaves the cursor just after
+ *     its last ID (its window goes back);
+ *   - a process killed with a window in flight leaves the cursor at most
+ *     one window (CYC_SPAN_MAX IDs) ahead, and nothing is lost: every free
+ *     ID can still be had, and -ENOSPC comes only when none is free.
+ */
+#define CYC_IDS 20000
+#define CYC_SPAN_MAX 4096	/* idpool.c's CYCLIC_SPAN_MAX */
+#define CYC_A 3000
+
+struct cyc {
+	int phase;			/* set by the parent: the step a child may take */
+	int done;			/* set by the child: the step it finished */
+	uint64_t n;			/* IDs in ids[] */
+	uint64_t ids[2 * CYC_IDS];	/* what a child got, in order */
+};
+
+static void cyc_wait(struct cyc *c, int phase)
+{
+	while (__atomic_load_n(&c->phase, __ATOMIC_ACQUIRE) < phase)
+		sched_yield();
+}
+
+static void cyc_step_done(struct cyc *c, int step)
+{
+	__atomic_store_n(&c->done, step, __ATOMIC_RELEASE);
+}
+
+static void cyc_wait_done(struct cyc *c, int step)
+{
+	while (__atomic_load_n(&c->done, __ATOMIC_ACQUIRE) < step)
+		sched_yield();
+}
+
+/* Allocate N IDs (all of them while N is 0) into C->ids; exits 30 on an error. */
+static void cyc_take(struct numballoc *p, struct cyc *c, uint64_t n)
+{
+	uint64_t id, k;
+	int r;
+
+	for (k = 0; !n || k < n; k++) {
+		r = numballoc_alloc(p, &id);
+		if (r == -ENOSPC && !n)
+			return;
+		if (r < 0)
+			_exit(30);
+		c->ids[c->n++] = id;
+	}
+}
+
+START_TEST(test_cyclic_windows_processes)
+{
+	const char *name = tu_name("cycwin");
+	struct numballoc_opts o = { .capacity = CYC_IDS, .policy = NUMBALLOC_CYCLIC,
+				    .flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct cyc *a = tu_shared(sizeof(*a)), *b = tu_shared(sizeof(*b));
+	struct numballoc *p, *q;
+	struct numballoc_stat st;
+	uint64_t k, first, last, id;
+	pid_t pa, pb;
+	int st_a;
+
+	ck_assert_int_eq(numballoc_open(name, &o, &p), 0);
+	/* A: CYC_A IDs, all freed again, its handle (and window) kept open */
+	pa = fork();
+	ck_assert_int_ge(pa, 0);
+	if (pa == 0) {
+		if (numballoc_open(name, NULL, &q) < 0)
+			_exit(31);
+		cyc_take(q, a, CYC_A);
+		for (k = 0; k < CYC_A; k++)
+			if (numballoc_free(q, a->ids[k]) < 0)
+				_exit(32);
+		cyc_step_done(a, 1);
+		cyc_wait(a, 2);
+		numballoc_close(q);
+		_exit(0);
+	}
+	cyc_wait_done(a, 1);
+	for (k = 0; k < CYC_A; k++)	/* a fresh pool, one handle: 0, 1, 2, ... */
+		ck_assert_uint_eq(a->ids[k], k);
+	/* B, a new process: the whole pool, while A's window is in flight */
+	pb = fork();
+	ck_assert_int_ge(pb, 0);
+	if (pb == 0) {
+		if (numballoc_open(name, NULL, &q) < 0)
+			_exit(31);
+		cyc_take(q, b, 0);
+		numballoc_close(q);
+		_exit(0);
+	}
+	ck_assert_int_eq(tu_wait_all(&pb, 1), 0);
+	ck_assert_uint_eq(b->n, CYC_IDS);
+	/* from the cursor A left, at most one window past its last ID ... */
+	first = b->ids[0];
+	ck_assert_uint_ge(first, CYC_A);
+	ck_assert_uint_le(first, CYC_A + CYC_SPAN_MAX);
+	/* ... round the cycle: no ID A freed before the top of the pool */
+	for (k = 0; k < CYC_IDS; k++)
+		ck_assert_uint_eq(b->ids[k], (first + k) % CYC_IDS);
+	__atomic_store_n(&a->phase, 2, __ATOMIC_RELEASE);
+	ck_assert_int_eq(tu_wait_all(&pa, 1), 0);
+
+	/* everything free; a handle that takes a few IDs and closes gives its window back */
+	for (k = 0; k < CYC_IDS; k++)
+		ck_assert_int_eq(numballoc_free(p, k), 0);
+	memset(b, 0, sizeof(*b));
+	pb = fork();
+	ck_assert_int_ge(pb, 0);
+	if (pb == 0) {
+		if (numballoc_open(name, NULL, &q) < 0)
+			_exit(31);
+		cyc_take(q, b, 100);
+		numballoc_close(q);
+		_exit(0);
+	}
+	ck_assert_int_eq(tu_wait_all(&pb, 1), 0);
+	last = b->ids[99];
+	for (k = 1; k < 100; k++)
+		ck_assert_uint_eq(b->ids[k], (b->ids[0] + k) % CYC_IDS);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, (last + 1) % CYC_IDS);
+	ck_assert_int_eq(numballoc_free(p, id), 0);
+
+	/* a process killed with a window in flight */
+	memset(a, 0, sizeof(*a));
+	pa = fork();
+	ck_assert_int_ge(pa, 0);
+	if (pa == 0) {
+		if (numballoc_open(name, NULL, &q) < 0)
+			_exit(31);
+		cyc_take(q, a, 5000);
+		raise(SIGKILL);
+		_exit(33);
+	}
+	ck_assert_int_eq(waitpid(pa, &st_a, 0), pa);
+	ck_assert(WIFSIGNALED(st_a) && WTERMSIG(st_a) == SIGKILL);
+	ck_assert_uint_eq(a->n, 5000);
+	last = a->ids[4999];
+	numballoc_close(p);
+	ck_assert_int_eq(numballoc_open(name, NULL, &p), 0);	/* a new handle: the shared cursor */
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_ge((id + CYC_IDS - last) % CYC_IDS, 1);
+	ck_assert_uint_le((id + CYC_IDS - last) % CYC_IDS, CYC_SPAN_MAX + 1);
+	/* nothing lost: every free ID comes, then -ENOSPC */
+	for (k = 1; k < CYC_IDS - 5100; k++)	/* B still holds 100 */
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_stat(p, &st), 0);
+	ck_assert_uint_eq(st.used, CYC_IDS);
+	numballoc_close(p);
+	numballoc_unlink(name);
+	munmap(a, sizeof(*a));
+	munmap(b, sizeof(*b));
+}
+END_TEST
+
 static Suite *procs_suite(void)
 {
 	Suite *s = suite_create("procs");
@@ -249,6 +413,7 @@ static Suite *procs_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_witness_many_processes, 0, 6);
 	tcase_add_test(tc, test_creation_race);
+	tcase_add_test(tc, test_cyclic_windows_processes);
 	suite_add_tcase(s, tc);
 	return s;
 }
