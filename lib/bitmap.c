@@ -1032,7 +1032,17 @@ int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
 	return r;
 }
 
-int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
+static int claim_mask_lazy(struct nb_bitmap *bm, uint64_t w, uint64_t mask);
+static void ix_forget(struct nb_bitmap *bm, uint64_t w0, uint64_t w1);
+
+/*
+ * The range claim and release, shared by the ordinary functions (LAZY 0:
+ * a word filled clears its summary bit, a release recomputes the run index)
+ * and the buffer's (LAZY 1, packed bitmaps only: the summary bit is left
+ * set, a release makes the run index unknown; see the end of this file).
+ */
+static inline __attribute__((always_inline)) int
+claim_range_how(struct nb_bitmap *bm, uint64_t first, uint64_t n, int lazy)
 {
 	uint64_t last, w;
 	int r = 0;
@@ -1044,7 +1054,7 @@ int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 	for (w = first / 64; w <= last / 64; w++) {
 		uint64_t m = range_mask(bm, w, first, last);
 
-		if (m && (r = claim_mask(bm, w, m)) < 0)
+		if (m && (r = lazy ? claim_mask_lazy(bm, w, m) : claim_mask(bm, w, m)) < 0)
 			break;
 	}
 	if (r == 0)
@@ -1059,12 +1069,16 @@ int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 			if (m)
 				release_mask(bm, w, m, 0);
 		}
-		ix_released(bm, first / 64, w1);
+		if (lazy)
+			ix_forget(bm, first / 64, w1);
+		else
+			ix_released(bm, first / 64, w1);
 	}
 	return r;
 }
 
-int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
+static inline __attribute__((always_inline)) int
+release_range_how(struct nb_bitmap *bm, uint64_t first, uint64_t n, int lazy)
 {
 	uint64_t last, w;
 	int r;
@@ -1075,8 +1089,12 @@ int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 	first = sp_in(bm, first);
 	if (first / 64 == last / 64) {
 		r = release_mask(bm, first / 64, range_mask(bm, first / 64, first, last), 1);
-		if (r == 0)
-			ix_released(bm, first / 64, first / 64);
+		if (r == 0) {
+			if (lazy)
+				ix_forget(bm, first / 64, first / 64);
+			else
+				ix_released(bm, first / 64, first / 64);
+		}
 		return r;
 	}
 	for (w = first / 64; w <= last / 64; w++) {
@@ -1092,8 +1110,21 @@ int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 		if (m)
 			release_mask(bm, w, m, 0);
 	}
-	ix_released(bm, first / 64, last / 64);
+	if (lazy)
+		ix_forget(bm, first / 64, last / 64);
+	else
+		ix_released(bm, first / 64, last / 64);
 	return 0;
+}
+
+int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
+{
+	return claim_range_how(bm, first, n, 0);
+}
+
+int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n)
+{
+	return release_range_how(bm, first, n, 0);
 }
 
 int nb_bitmap_test(const struct nb_bitmap *bm, uint64_t bit)
@@ -1860,66 +1891,14 @@ static int claim_mask_lazy(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
 
 int nb_bitmap_claim_range_lazy(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 {
-	uint64_t last, w;
-	int r = 0;
-
 	if (bm->spaced)
 		return nb_bitmap_claim_range(bm, first, n);
-	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
-		return -EINVAL;
-	last = first + n - 1;
-	for (w = first / 64; w <= last / 64; w++) {
-		uint64_t m = range_mask(bm, w, first, last);
-
-		if (m && (r = claim_mask_lazy(bm, w, m)) < 0)
-			break;
-	}
-	if (r == 0)
-		return 0;
-	/* Roll back what this call claimed: those bits are ours alone. */
-	if (w > first / 64) {
-		uint64_t w1 = w - 1;
-
-		while (w-- > first / 64) {
-			uint64_t m = range_mask(bm, w, first, last);
-
-			if (m)
-				release_mask(bm, w, m, 0);
-		}
-		ix_forget(bm, first / 64, w1);
-	}
-	return r;
+	return claim_range_how(bm, first, n, 1);
 }
 
 int nb_bitmap_release_range_quick(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 {
-	uint64_t last, w;
-	int r;
-
 	if (bm->spaced)
 		return nb_bitmap_release_range(bm, first, n);
-	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
-		return -EINVAL;
-	last = first + n - 1;
-	if (first / 64 == last / 64) {
-		r = release_mask(bm, first / 64, range_mask(bm, first / 64, first, last), 1);
-		if (r == 0)
-			ix_forget(bm, first / 64, first / 64);
-		return r;
-	}
-	for (w = first / 64; w <= last / 64; w++) {
-		uint64_t m = range_mask(bm, w, first, last);
-
-		if ((word_load(&bm->words[w]) & m) != m)
-			return -ENOENT;
-	}
-	/* All set a moment ago; only a concurrent double free can interfere. */
-	for (w = first / 64; w <= last / 64; w++) {
-		uint64_t m = range_mask(bm, w, first, last);
-
-		if (m)
-			release_mask(bm, w, m, 0);
-	}
-	ix_forget(bm, first / 64, last / 64);
-	return 0;
+	return release_range_how(bm, first, n, 1);
 }
