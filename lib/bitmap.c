@@ -587,9 +587,13 @@ int nb_bitmap_claim_next(struct nb_bitmap *bm, uint64_t from, uint64_t to, uint6
 
 /*
  * Set MASK in word W if none of it is set. 0 on success, -EEXIST if any
- * bit of MASK was already set (then nothing changed).
+ * bit of MASK was already set (then nothing changed). The lazy form is the
+ * CAS alone (the word's summary bit left set even if the word filled; *NOW
+ * gets the word as this claim left it); claim_mask() clears the summary
+ * bit of a word it filled.
  */
-static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
+static inline int claim_mask_lazy(struct nb_bitmap *bm, uint64_t w, uint64_t mask,
+				  uint64_t *now)
 {
 	uint64_t *p = &bm->words[w];
 	uint64_t old = word_load(p), prev;
@@ -602,7 +606,17 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
 			break;
 		old = prev;
 	}
-	if (((old | mask) | ~valid_mask(bm, w)) == FULL)
+	*now = old | mask;
+	return 0;
+}
+
+static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
+{
+	uint64_t now;
+
+	if (claim_mask_lazy(bm, w, mask, &now) < 0)
+		return -EEXIST;
+	if ((now | ~valid_mask(bm, w)) == FULL)
 		summary_clear(bm, 0, w);
 	return 0;
 }
@@ -1032,7 +1046,6 @@ int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
 	return r;
 }
 
-static int claim_mask_lazy(struct nb_bitmap *bm, uint64_t w, uint64_t mask);
 static void ix_forget(struct nb_bitmap *bm, uint64_t w0, uint64_t w1);
 
 /*
@@ -1052,9 +1065,9 @@ claim_range_how(struct nb_bitmap *bm, uint64_t first, uint64_t n, int lazy)
 	last = sp_in(bm, first + n - 1);
 	first = sp_in(bm, first);
 	for (w = first / 64; w <= last / 64; w++) {
-		uint64_t m = range_mask(bm, w, first, last);
+		uint64_t m = range_mask(bm, w, first, last), now;
 
-		if (m && (r = lazy ? claim_mask_lazy(bm, w, m) : claim_mask(bm, w, m)) < 0)
+		if (m && (r = lazy ? claim_mask_lazy(bm, w, m, &now) : claim_mask(bm, w, m)) < 0)
 			break;
 	}
 	if (r == 0)
@@ -1871,22 +1884,6 @@ static void ix_forget(struct nb_bitmap *bm, uint64_t w0, uint64_t w1)
 	for (i = w0 >> IX_SHIFT; i <= w1 >> IX_SHIFT; i++)
 		if (word_load(&bm->ix[1][i]) & IX_VALID)	/* unknown: a load, no more */
 			ix_invalidate_up(bm, 1, i);
-}
-
-/* Claim MASK of word W if all of it is clear: the CAS alone, the summary left set. */
-static int claim_mask_lazy(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
-{
-	uint64_t *p = &bm->words[w];
-	uint64_t old = word_load(p), prev;
-
-	for (;;) {
-		if (old & mask)
-			return -EEXIST;
-		prev = cas(p, old, old | mask);
-		if (prev == old)
-			return 0;
-		old = prev;
-	}
 }
 
 int nb_bitmap_claim_range_lazy(struct nb_bitmap *bm, uint64_t first, uint64_t n)
