@@ -561,28 +561,9 @@ int nb_bitmap_claim_any_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uin
  */
 int nb_bitmap_claim_next(struct nb_bitmap *bm, uint64_t from, uint64_t to, uint64_t *bit)
 {
-	uint64_t w, last = to / 64, m = mask_from(from % 64);
-
 	if (bm->spaced || from > to || to >= bm->nbits)
 		return -EINVAL;
-	/* TO < nbits: the mask of the last word keeps out the bits beyond the pool */
-	for (w = from / 64;; w++, m = FULL) {
-		uint64_t *p = &bm->words[w], old = word_load(p), free, b, prev;
-
-		if (w == last)
-			m &= mask_to(to % 64);
-		for (free = ~old & m; free; free = ~old & m) {
-			b = free & -free;
-			prev = cas(p, old, old | b);
-			if (prev == old) {
-				*bit = w * 64 + (uint64_t)__builtin_ctzll(b);
-				return 0;
-			}
-			old = prev;
-		}
-		if (w == last)
-			return -ENOSPC;
-	}
+	return nb_bitmap_claim_stretch(bm, from, to, bit) ? 0 : -ENOSPC;
 }
 
 /*

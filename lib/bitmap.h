@@ -264,6 +264,43 @@ static inline int nb_bitmap_claim_word(struct nb_bitmap *bm, uint64_t start, uin
 	return 1;
 }
 
+/*
+ * nb_bitmap_claim_next() inline, for FROM <= TO < nbits in a packed bitmap
+ * (the caller has checked): 1 and *BIT when claimed, 0 when [FROM, TO]
+ * had no clear bit as its words were read. The full words between the
+ * first and the last cost a load and a compare each, as in a next fit.
+ */
+static inline int nb_bitmap_claim_stretch(struct nb_bitmap *bm, uint64_t from, uint64_t to,
+					  uint64_t *bit)
+{
+	uint64_t w = from / 64, last = to / 64, m = UINT64_MAX << (from % 64), *words = bm->words;
+
+	/* TO < nbits: the mask of the last word keeps out the bits beyond the pool */
+	for (;;) {
+		uint64_t *p = &words[w], old, free, b, prev;
+
+		NB_COUNTED_READ();
+		old = uatomic_read(p);
+		if (w == last)
+			m &= UINT64_MAX >> (63 - to % 64);
+		for (free = ~old & m; free; free = ~old & m) {
+			b = free & -free;
+			prev = uatomic_cmpxchg(p, old, old | b);
+			if (prev == old) {
+				*bit = w * 64 + (uint64_t)__builtin_ctzll(b);
+				return 1;
+			}
+			old = prev;
+		}
+		if (w == last)
+			return 0;
+		for (w++; w < last && (NB_COUNTED_READ(), uatomic_read(&words[w])) == UINT64_MAX;
+		     w++)
+			;
+		m = UINT64_MAX;
+	}
+}
+
 /* After the inline release of BIT: a lost summary bit set again, the run index told (bitmap.c). */
 int nb_bitmap_released_more(struct nb_bitmap *bm, uint64_t bit, int lost);
 

@@ -186,7 +186,8 @@ int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numb
 	p->hint_key = __atomic_add_fetch(&hint_keys, 1, __ATOMIC_RELAXED);
 	nb_owners_attach(p);
 	if (!p->rdonly && !p->owners && !p->bm.spaced)
-		p->fast = p->policy == NUMBALLOC_SPREAD ? NB_FAST_SPREAD : NB_FAST_OTHER;
+		p->fast = p->policy == NUMBALLOC_SPREAD ? NB_FAST_SPREAD
+			  : p->policy == NUMBALLOC_CYCLIC ? NB_FAST_CYCLIC : NB_FAST_OTHER;
 	*poolp = p;
 	return 0;
 }
@@ -365,17 +366,25 @@ static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p,
  * after the ID it finds (see the top). -ENOSPC only from that search,
  * which makes the engine's definitive pass.
  */
+static int claim_cursor(struct numballoc *p, struct hint *h, uint64_t *bit);
+
 static int claim_window(struct numballoc *p, uint64_t *bit)
 {
 	struct hint *h = hint_mine(p) ? hint_last.h : hint_slot(p);
-	uint64_t cap = p->capacity, span, end, start, last;
-	int r, used;
 
-	if (h->bit < h->end &&
-	    nb_bitmap_claim_next(&p->bm, h->bit, h->end - 1, bit) == 0) {
+	if (h->bit < h->end && nb_bitmap_claim_stretch(&p->bm, h->bit, h->end - 1, bit)) {
 		h->bit = *bit + 1;
 		return 0;
 	}
+	return claim_cursor(p, h, bit);
+}
+
+/* claim_window() when thread slot H's window had no free ID left: the cursor, a new window. */
+static int claim_cursor(struct numballoc *p, struct hint *h, uint64_t *bit)
+{
+	uint64_t cap = p->capacity, span, end, start, last;
+	int r, used;
+
 	/*
 	 * The next free ID after the cursor: first by a plain scan of as many
 	 * IDs as the next window has (at least a word's), as the Go allocator
@@ -542,9 +551,59 @@ static inline __attribute__((always_inline)) int alloc_range(struct numballoc *p
 	return alloc_bits(pool, lo, hi, id);
 }
 
-/* numballoc_alloc() on any pool but a fast SPREAD one. */
+/*
+ * A fast CYCLIC pool whose thread's last slot is another handle's: straight
+ * to claim_window(), not through alloc_bits()' and claim_by_policy()'s
+ * tests of the pool. A fast pool keeps no owner records: nothing to
+ * reclaim on -ENOSPC.
+ */
+static __attribute__((noinline)) int alloc_cyclic(struct numballoc *pool, uint64_t *id)
+{
+	uint64_t bit;
+	int r;
+
+	r = claim_window(pool, &bit);
+	if (r < 0)
+		return r;
+	*id = pool->base + bit;
+	return 0;
+}
+
+/* The same, when the thread's window (its slot is hint_last) has just been scanned to its end. */
+static __attribute__((noinline)) int alloc_cursor(struct numballoc *pool, uint64_t *id)
+{
+	uint64_t bit;
+	int r;
+
+	r = claim_cursor(pool, hint_last.h, &bit);
+	if (r < 0)
+		return r;
+	*id = pool->base + bit;
+	return 0;
+}
+
+/*
+ * numballoc_alloc() on any pool but a fast SPREAD one. A fast CYCLIC pool
+ * first, in a straight line as SPREAD's: the next free ID of this thread's
+ * window by the inline scan of its words (claim_window() without the tests
+ * of the policy, the owners and the range: fast says them once), else the
+ * cursor and a new window, out of line.
+ */
 static __attribute__((noinline)) int alloc_whole(struct numballoc *pool, uint64_t *id)
 {
+	if (pool->fast == NB_FAST_CYCLIC) {
+		struct hint *h = hint_last.h;
+		uint64_t bit;
+
+		if (__builtin_expect(!hint_mine(pool), 0))
+			return alloc_cyclic(pool, id);
+		if (h->bit < h->end && nb_bitmap_claim_stretch(&pool->bm, h->bit, h->end - 1, &bit)) {
+			h->bit = bit + 1;
+			*id = pool->base + bit;
+			return 0;
+		}
+		return alloc_cursor(pool, id);
+	}
 	if (__builtin_expect(pool->rdonly, 0))
 		return -EROFS;
 	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
