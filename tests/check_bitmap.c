@@ -451,6 +451,74 @@ START_TEST(test_bad_args)
 END_TEST
 
 /*
+ * nb_bitmap_claim_next() (a cyclic window's plain scan, issue 20) against
+ * the reference: the first clear bit of [from, to], or -ENOSPC and nothing
+ * changed. The pool is filled whole and then opened at a few random holes
+ * (_i: 1, 8 or 200 of them, as at 99.9% and above), so that scans cross
+ * long stretches of full words; claims and releases go on in turn, and the
+ * summary must still show every word with a clear bit.
+ */
+START_TEST(test_claim_next_model)
+{
+	static const uint64_t holes[] = { 1, 8, 200 };
+	uint64_t s = 0xc1c1 + _i, k, size;
+
+	for (size = 0; size < sizeof(sizes) / sizeof(sizes[0]); size++) {
+		struct model m;
+		uint64_t n = sizes[size];
+
+		model_new(&m, n);
+		ck_assert_int_eq(nb_bitmap_claim_range(&m.bm, 0, n), 0);
+		for (k = 0; k < n; k++)
+			m.ref[k] = true;
+		for (k = 0; k < holes[_i]; k++) {
+			uint64_t b = pick(&s, n);
+
+			if (m.ref[b]) {
+				ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, b), 0);
+				m.ref[b] = false;
+			}
+		}
+		for (k = 0; k < 400; k++) {
+			uint64_t a = pick(&s, n), c = pick(&s, n), lo = a < c ? a : c;
+			uint64_t hi = a < c ? c : a, want = ref_first_free(&m, lo, hi), got = NB_NONE;
+			int r = nb_bitmap_claim_next(&m.bm, lo, hi, &got);
+
+			if (want == NB_NONE) {
+				ck_assert_int_eq(r, -ENOSPC);
+			} else {
+				ck_assert_int_eq(r, 0);
+				ck_assert_uint_eq(got, want);
+				m.ref[got] = true;
+			}
+			/* give back a random held bit, to keep holes coming */
+			a = pick(&s, n);
+			if (m.ref[a] && pick(&s, 2)) {
+				ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, a), 0);
+				m.ref[a] = false;
+			}
+		}
+		model_compare(&m);
+		/* bad bounds and a spaced bitmap: -EINVAL, nothing claimed */
+		if (n > 1)
+			ck_assert_int_eq(nb_bitmap_claim_next(&m.bm, 1, 0, &k), -EINVAL);
+		ck_assert_int_eq(nb_bitmap_claim_next(&m.bm, 0, n, &k), -EINVAL);
+		model_compare(&m);
+		model_free(&m);
+	}
+	{
+		struct model sp;
+		uint64_t bit;
+
+		model_new_spaced(&sp, 64);
+		ck_assert_int_eq(nb_bitmap_claim_next(&sp.bm, 0, 63, &bit), -EINVAL);
+		ck_assert_uint_eq(nb_bitmap_count(&sp.bm), 0);
+		model_free(&sp);
+	}
+}
+END_TEST
+
+/*
  * A summary that lies (as after a process killed between a release and
  * its summary update): the definitive pass still finds the free bit, and
  * heals the summary.
@@ -1139,6 +1207,7 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_run_across_boundary);
 	tcase_add_test(tc, test_definitive_pass);
 	tcase_add_test(tc, test_stale_summary_heals);
+	tcase_add_loop_test(tc, test_claim_next_model, 0, 3);	/* issue 20 session 3 */
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_loop_test(tc, test_threads_witness, 0, 2);
 	tcase_add_loop_test(tc, test_model_spaced, 0, (int)NSPACED);
