@@ -32,7 +32,7 @@ struct numballoc {
 };
 #define NB_FAST_SPREAD 1	/* fast, SPREAD */
 #define NB_FAST_OTHER 2		/* fast, LOWEST */
-#define NB_FAST_CYCLIC 3	/* fast, CYCLIC (issue 20 session 3: its own straight line) */
+#define NB_FAST_CYCLIC 4	/* fast, CYCLIC (issue 20 session 3: its own straight line) */
 
 /*
  * backend.c: the public functions on a pool whose be is set, after
