@@ -32,6 +32,7 @@ struct numballoc {
 };
 #define NB_FAST_SPREAD 1	/* fast, SPREAD */
 #define NB_FAST_OTHER 2		/* fast, LOWEST or CYCLIC */
+#define NB_FAST_LOWEST 3	/* fast, LOWEST with the advice word (issue 20; bitmap.h) */
 
 /*
  * backend.c: the public functions on a pool whose be is set, after
