@@ -676,6 +676,14 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  */
 #define LOW_SCAN 1024	/* bits a search past L's word reads plainly before the summary */
 
+#ifdef NB_TEST_WINDOWS
+/* A test build only (tests/check_lowest_race.c): called inside the races above, to widen them. */
+void (*nb_test_window)(int where);
+#define TEST_WINDOW(k) do { if (nb_test_window) nb_test_window(k); } while (0)
+#else
+#define TEST_WINDOW(k) ((void)0)
+#endif
+
 /* The advice L with a full stretch of D after it, D rounded down (see above). */
 static uint64_t low_pack(uint64_t l, uint64_t d)
 {
@@ -707,6 +715,7 @@ static void lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
 		if (x == l || x >= s)
 			return;
 		lset = freed && low_set(bm, l);
+		TEST_WINDOW(2);
 		if (lset)
 			n = low_pack(x, s - x);		/* L set: (X, S) as full as (L, S) */
 		else if (x < l)
@@ -800,6 +809,7 @@ int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, 
 		}
 	}
 	if (b != NB_NONE) {
+		TEST_WINDOW(1);
 		if (cas(lw, a, b) == a)
 			lowest_recheck(bm, l, s, b);
 		*bit = b;
