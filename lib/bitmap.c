@@ -698,44 +698,28 @@ static int low_set(const struct nb_bitmap *bm, uint64_t l)
 }
 
 /*
- * V, named by the advice before its CAS to N, is not named by N: if it is
- * clear, its word goes in the summary (a release covered by the advice
- * left it out). A release of V after this read sees N, and names V or
- * sets the summary itself.
+ * X is clear: lower the advice to it. FREED: a release of X alone (the
+ * rules above); else X is some clear bit (a recheck, a heal, a block
+ * freed), and the advice keeps no stretch after it.
  */
-static void low_drop(struct nb_bitmap *bm, uint64_t v, uint64_t n)
-{
-	if (v < bm->nbits && v != (n & NB_LOW_MASK) && v != nb_low_end(n) && !low_set(bm, v))
-		summary_set(bm, 0, v / 64);
-}
-
-/*
- * X is clear: lower the advice to it. HOW has NB_LOW_FREED for a release
- * of X alone (the rules above); without it X is some clear bit (a
- * recheck, a heal, a block freed) and the advice keeps no stretch after
- * it. NB_LOW_UNSUMM: the release left the summary alone (the advice named
- * or covered X when it looked), so X ends named by the advice or in the
- * summary.
- */
-static void lowest_lower(struct nb_bitmap *bm, uint64_t x, int how)
+static void lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
 {
 	uint64_t *lw = &bm->cursor[NB_LOW], a = word_load(lw), prev;
 
 	for (;;) {
-		uint64_t l = a & NB_LOW_MASK, s = nb_low_end(a), e = s > l ? s : l + 1, n;
+		uint64_t l = a & NB_LOW_MASK, s = nb_low_end(a), n;
 		int lset;
 
-		if (x == l || x >= e) {
-			if ((how & NB_LOW_UNSUMM) && x != l && x != s)
-				low_drop(bm, x, a);
+		if (s <= l)
+			s = l + 1;
+		if (x == l || x >= s)
 			return;
-		}
-		lset = (how & NB_LOW_FREED) && low_set(bm, l);
+		lset = freed && low_set(bm, l);
 		TEST_WINDOW(2);
 		if (lset)
-			n = low_pack(x, e - x);		/* L set: (X, S) as full as (L, S) */
+			n = low_pack(x, s - x);		/* L set: (X, S) as full as (L, S) */
 		else if (x < l)
-			n = how & NB_LOW_FREED ? low_pack(x, l - x) : x;
+			n = freed ? low_pack(x, l - x) : x;
 		else
 			n = low_pack(l, x - l);		/* the stretch ends at X */
 		prev = cas(lw, a, n);
@@ -743,23 +727,16 @@ static void lowest_lower(struct nb_bitmap *bm, uint64_t x, int how)
 			a = prev;
 			continue;
 		}
-		/* what the advice named and names no more (rounding too) */
-		low_drop(bm, l, n);
-		if (s > l + 1)
-			low_drop(bm, s, n);
-		if (how & NB_LOW_UNSUMM)
-			low_drop(bm, x, n);
 		if (!lset || low_set(bm, l))
 			return;
 		x = l;		/* L was released meanwhile: cut the stretch at it */
-		how = NB_LOW_FREED;
 		a = n;
 	}
 }
 
-void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t bit, int how)
+void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t bit, int freed)
 {
-	lowest_lower(bm, bit, how);
+	lowest_lower(bm, bit, freed);
 }
 
 /* The first clear bit of [from, to), or NB_NONE. */
@@ -809,13 +786,8 @@ int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, 
 	a = word_load(lw);
 	l = a & NB_LOW_MASK;
 	s = nb_low_end(a);
-	/*
-	 * A range above L: the summary search from its bottom, or from S when
-	 * the range starts inside the stretch (S may be a clear bit that only
-	 * the advice names).
-	 */
-	if (l < lo)
-		return nb_bitmap_claim_any_slow(bm, lo, hi, lo < s && s <= hi ? s : lo, bit);
+	if (l < lo)	/* a range above the advice: the summary search from its bottom */
+		return nb_bitmap_claim_any_slow(bm, lo, hi, lo, bit);
 	if (l > hi) {	/* the advice says none: only a definitive pass may say so */
 		b = claim_scan(bm, lo, hi);
 		goto definitive;

@@ -335,9 +335,7 @@ static inline uint64_t nb_low_end(uint64_t a)
 /* The lowest search of [LO, HI] from the advice word: 0 and *BIT, or -ENOSPC after a definitive pass. */
 int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t *bit);
 /* The rare ends of the two below (bitmap.c). */
-void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t bit, int how);
-#define NB_LOW_FREED 1	/* a release of BIT alone */
-#define NB_LOW_UNSUMM 2	/* whose word's summary it left alone */
+void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t bit, int freed);
 
 /*
  * The common case of a lowest claim, with no call in it: the advice's L
@@ -378,42 +376,7 @@ static inline void nb_bitmap_lowest_freed(struct nb_bitmap *bm, uint64_t bit)
 	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK;
 
 	if (bit != l && (bit < l || bit < nb_low_end(a)))
-		nb_bitmap_lowest_lower(bm, bit, NB_LOW_FREED);
-}
-
-/*
- * A release of BIT in a pool that keeps the advice (idpool.c): when the
- * advice names BIT or covers it (below L or inside the stretch), the word
- * alone, no summary, and then the advice names BIT or puts its word in the
- * summary (nb_bitmap_lowest_lower()); else nb_bitmap_release_bit() and
- * nb_bitmap_lowest_freed(). A free into a full word then reads no
- * summary line, which is a random one per free.
- */
-static inline __attribute__((always_inline)) int nb_bitmap_release_lowest(struct nb_bitmap *bm,
-									  uint64_t bit)
-{
-	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK, w = bit / 64, *p, old;
-	int r;
-
-	if (w < bm->fastwords && (bit <= l || bit < nb_low_end(a))) {
-		p = &bm->words[w];
-		NB_COUNTED_READ();
-		old = uatomic_read(p);
-		if (((old >> (bit % 64)) & 1) &&
-		    uatomic_cmpxchg(p, old, old & ~(UINT64_C(1) << (bit % 64))) == old) {
-			if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
-			    (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID))
-				nb_bitmap_released_more(bm, bit, 0);
-			/* the advice again, after the CAS (a claim may have moved it past BIT) */
-			if (bit != (uatomic_read(&bm->cursor[NB_LOW]) & NB_LOW_MASK))
-				nb_bitmap_lowest_lower(bm, bit, NB_LOW_FREED | NB_LOW_UNSUMM);
-			return 0;
-		}
-	}
-	r = nb_bitmap_release_bit(bm, bit);
-	if (r == 0)
-		nb_bitmap_lowest_freed(bm, bit);
-	return r;
+		nb_bitmap_lowest_lower(bm, bit, 1);
 }
 
 #endif /* NB_BITMAP_H */

@@ -723,7 +723,11 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 		return free_other(pool, id);
 	} else if (pool->fast == NB_FAST_LOWEST) {
 		/* issue 20, lowest: the advice goes down after the release's CAS */
-		return nb_bitmap_release_lowest(&pool->bm, bit);
+		int r = nb_bitmap_release_bit(&pool->bm, bit);
+
+		if (r == 0)
+			nb_bitmap_lowest_freed(&pool->bm, bit);
+		return r;
 	}
 	bm = &pool->bm;
 	__asm__("" : "+r"(bm));	/* one register for bm and pool, not two: none to save */

@@ -79,16 +79,10 @@ static void child(struct nb_bitmap *bm, struct shared *sh, int who, int ops)
 			bit = held[k];
 			held[k] = held[--n];
 			__atomic_store_n(&sh->witness[bit], 0, __ATOMIC_RELEASE);
-			if (tu_rand(&s) % 2) {	/* as idpool.c does */
-				if (nb_bitmap_release_lowest(bm, bit) < 0)
-					__atomic_add_fetch(&sh->bad, 1, __ATOMIC_RELAXED);
-				continue;
-			}
-			/* its two steps, with a yield between the CAS and the look at the advice */
 			if (nb_bitmap_release_bit(bm, bit) < 0)
 				__atomic_add_fetch(&sh->bad, 1, __ATOMIC_RELAXED);
 			if (tu_rand(&s) % 4 == 0)
-				sched_yield();
+				sched_yield();	/* between the CAS and the look at the advice */
 			nb_bitmap_lowest_freed(bm, bit);
 		}
 	}
