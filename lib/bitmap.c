@@ -644,7 +644,7 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  *     put a set L inside the stretch it reads L again: clear now, its
  *     release may have loaded the advice before the CAS, so it cuts the
  *     stretch at L as that release would have (nb_bitmap_lowest_freed(),
- *     lowest_lower());
+ *     nb_bitmap_lowest_lower());
  *   - a claim that finds a clear bit in L's word, at or after L, takes it
  *     and writes nothing (the inline nb_bitmap_claim_lowest()): the bits
  *     of the word between L and it are set, so it is the lowest;
@@ -702,7 +702,7 @@ static int low_set(const struct nb_bitmap *bm, uint64_t l)
  * rules above); else X is some clear bit (a recheck, a heal, a block
  * freed), and the advice keeps no stretch after it.
  */
-static void lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
+void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
 {
 	uint64_t *lw = &bm->cursor[NB_LOW], a = word_load(lw), prev;
 
@@ -732,11 +732,6 @@ static void lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
 		x = l;		/* L was released meanwhile: cut the stretch at it */
 		a = n;
 	}
-}
-
-void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t bit, int freed)
-{
-	lowest_lower(bm, bit, freed);
 }
 
 /* The first clear bit of [from, to), or NB_NONE. */
@@ -771,7 +766,7 @@ static void lowest_recheck(struct nb_bitmap *bm, uint64_t l, uint64_t s, uint64_
 	else if (from < b)
 		x = first_clear(bm, from, b);
 	if (x != NB_NONE)
-		lowest_lower(bm, x, 0);
+		nb_bitmap_lowest_lower(bm, x, 0);
 }
 
 int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t *bit)
@@ -824,7 +819,7 @@ definitive:
 		return -ENOSPC;
 	/* below L: the advice hid it; [LO, B) read full, below LO unknown */
 	if (b < l)
-		lowest_lower(bm, lo ? lo : b + 1, 0);
+		nb_bitmap_lowest_lower(bm, lo ? lo : b + 1, 0);
 	*bit = b;
 	return 0;
 }
