@@ -603,6 +603,209 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
 }
 
 /*
+ * The lowest advice (issue 20, session 3). A LOWEST search from the
+ * bottom of the pool walks the summary over every full word below the
+ * lowest clear bit, and keeps the summary exact to do so: each claim that
+ * fills a word clears summary bits, each release into a full word sets
+ * them again, about 8 atomics a pair. Instead, word NB_LOW of the cursor
+ * line says where the lowest clear bit can be (bitmap.h):
+ *
+ *	bits 0..40	L: no bit below L is clear (L itself may be set)
+ *	41..45, 46..63	E and M: no bit strictly between L and
+ *			S = L + (M << E) is clear: the full stretch
+ *			(S <= L + 1 says nothing). A stretch is stored
+ *			rounded down: M keeps the top 18 bits of S - L.
+ *
+ * Both are promises about clear bits, kept by three rules:
+ *   - a release of X, after its CAS on the word, loads the advice, and
+ *     writes it only when X is below L or inside the stretch: with a CAS
+ *     from the value it loaded, L = X and the stretch up to S (L set, as
+ *     the release reads it) or up to the old L (L clear), or, X inside
+ *     the stretch and L clear, the stretch cut at X. After a CAS that
+ *     put a set L inside the stretch it reads L again: clear now, its
+ *     release may have loaded the advice before the CAS, so it cuts the
+ *     stretch at L as that release would have (nb_bitmap_lowest_freed(),
+ *     nb_bitmap_lowest_lower());
+ *   - a claim that finds a clear bit in L's word, at or after L, takes it
+ *     and writes nothing (the inline nb_bitmap_claim_lowest()): the bits
+ *     of the word between L and it are set, so it is the lowest;
+ *   - a claim that leaves L's word (it found nothing there, and searched
+ *     from S or the next word) claims B and moves L to B with one CAS
+ *     from the value it loaded; it read every bit of [L, B) outside the
+ *     stretch as set, and reads L and those bits again after the CAS and
+ *     lowers the advice to any it finds clear (lowest_recheck()). A
+ *     failed CAS leaves the advice alone: advice that is too low costs a
+ *     look, never a wrong answer.
+ * A release into the stretch changes the advice with its CAS, so a claim's
+ * CAS from the value before fails. A release of a bit of [L, B) outside
+ * the stretch that loaded the advice before the claim's CAS made its own
+ * CAS on the word before that load, and the claim's second read comes
+ * after its CAS on the advice: both are full barriers, so either the
+ * release sees the advice moved and lowers it, or the claim sees the bit.
+ * So without a crash a clear bit is below L or in the stretch only for a
+ * moment, while its release runs. A process killed between its CAS on a
+ * word and its write of the advice can leave a bit hidden there, as a
+ * killed clearer can hide a word from the summary: the search's
+ * definitive pass (below L too, before any -ENOSPC) finds it and lowers
+ * the advice again.
+ *
+ * A LOWEST claim that fills a word leaves its summary bit set (lazy, as a
+ * spread start word does): searches start at L, so the stale bits lie
+ * below it, and a release into such a word writes no summary. Only pools
+ * whose every process keeps the advice use it (segment.h,
+ * NB_VERSION_LOW); nb_bitmap_init() makes it 0, which promises nothing.
+ */
+#define LOW_SCAN 1024	/* bits a search past L's word reads plainly before the summary */
+
+#ifdef NB_TEST_WINDOWS
+/* A test build only (tests/check_lowest_race.c): called inside the races above, to widen them. */
+void (*nb_test_window)(int where);
+#define TEST_WINDOW(k) do { if (nb_test_window) nb_test_window(k); } while (0)
+#else
+#define TEST_WINDOW(k) ((void)0)
+#endif
+
+/* The advice L with a full stretch of D after it, D rounded down (see above). */
+static uint64_t low_pack(uint64_t l, uint64_t d)
+{
+	unsigned int e = d >> 18 ? 46 - (unsigned int)__builtin_clzll(d) : 0;
+
+	return l | (uint64_t)e << NB_LOW_SHIFT | (d >> e) << (NB_LOW_SHIFT + 5);
+}
+
+static int low_set(const struct nb_bitmap *bm, uint64_t l)
+{
+	return l < bm->nbits && (word_load(&bm->words[l / 64]) & bit_of(l));
+}
+
+/*
+ * X is clear: lower the advice to it. FREED: a release of X alone (the
+ * rules above); else X is some clear bit (a recheck, a heal, a block
+ * freed), and the advice keeps no stretch after it.
+ */
+void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
+{
+	uint64_t *lw = &bm->cursor[NB_LOW], a = word_load(lw), prev;
+
+	for (;;) {
+		uint64_t l = a & NB_LOW_MASK, s = nb_low_end(a), n;
+		int lset;
+
+		if (s <= l)
+			s = l + 1;
+		if (x == l || x >= s)
+			return;
+		lset = freed && low_set(bm, l);
+		TEST_WINDOW(2);
+		if (lset)
+			n = low_pack(x, s - x);		/* L set: (X, S) as full as (L, S) */
+		else if (x < l)
+			n = freed ? low_pack(x, l - x) : x;
+		else
+			n = low_pack(l, x - l);		/* the stretch ends at X */
+		prev = cas(lw, a, n);
+		if (prev != a) {
+			a = prev;
+			continue;
+		}
+		if (!lset || low_set(bm, l))
+			return;
+		x = l;		/* L was released meanwhile: cut the stretch at it */
+		a = n;
+	}
+}
+
+/* The first clear bit of [from, to), or NB_NONE. */
+static uint64_t first_clear(const struct nb_bitmap *bm, uint64_t from, uint64_t to)
+{
+	uint64_t w;
+
+	for (w = from / 64; w * 64 < to; w++) {
+		uint64_t x = ~word_load(&bm->words[w]) & valid_mask(bm, w);
+
+		if (w == from / 64)
+			x &= mask_from(from % 64);
+		if (w == (to - 1) / 64)
+			x &= mask_to((to - 1) % 64);
+		if (x)
+			return w * 64 + (uint64_t)__builtin_ctzll(x);
+	}
+	return NB_NONE;
+}
+
+/*
+ * After a claim of B from the advice (L, S) and its CAS on the advice:
+ * L and the bits of [S, B) again (the stretch is the releases' to
+ * guard). A clear one was released meanwhile: the advice goes down to it.
+ */
+static void lowest_recheck(struct nb_bitmap *bm, uint64_t l, uint64_t s, uint64_t b)
+{
+	uint64_t x = NB_NONE, from = s > l + 1 ? s : l + 1;
+
+	if (!low_set(bm, l))
+		x = l;
+	else if (from < b)
+		x = first_clear(bm, from, b);
+	if (x != NB_NONE)
+		nb_bitmap_lowest_lower(bm, x, 0);
+}
+
+int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t *bit)
+{
+	uint64_t *lw, a, l, s, w, from, last, b = NB_NONE;
+
+	if (lo > hi || hi >= bm->nbits)
+		return -EINVAL;
+	if (bm->spaced)
+		return nb_bitmap_claim_any_slow(bm, lo, hi, lo, bit);
+	lw = &bm->cursor[NB_LOW];
+	a = word_load(lw);
+	l = a & NB_LOW_MASK;
+	s = nb_low_end(a);
+	if (l < lo)	/* a range above the advice: the summary search from its bottom */
+		return nb_bitmap_claim_any_slow(bm, lo, hi, lo, bit);
+	if (l > hi) {	/* the advice says none: only a definitive pass may say so */
+		b = claim_scan(bm, lo, hi);
+		goto definitive;
+	}
+	w = l / 64;
+	b = claim_in_word(bm, w, range_mask(bm, w, l, hi), 1);
+	if (b != NB_NONE) {	/* in L's word: the advice stays */
+		*bit = b;
+		return 0;
+	}
+	/* past L's word and the full stretch: a plain scan, then the summary */
+	from = s > (w + 1) * 64 ? s : (w + 1) * 64;
+	if (from <= hi) {
+		last = hi - from < LOW_SCAN ? hi : from + LOW_SCAN - 1;
+		if (nb_bitmap_claim_next(bm, from, last, &b) < 0) {
+			b = NB_NONE;
+			if (last < hi)
+				b = claim_summary(bm, last + 1, hi);
+		}
+	}
+	if (b != NB_NONE) {
+		TEST_WINDOW(1);
+		if (cas(lw, a, b) == a)
+			lowest_recheck(bm, l, s, b);
+		*bit = b;
+		return 0;
+	}
+	/* the definitive pass: from L up, then below L, which a crash may have hidden */
+	b = claim_scan(bm, l, hi);
+	if (b == NB_NONE && l > lo)
+		b = claim_scan(bm, lo, l - 1);
+definitive:
+	if (b == NB_NONE)
+		return -ENOSPC;
+	/* below L: the advice hid it; [LO, B) read full, below LO unknown */
+	if (b < l)
+		nb_bitmap_lowest_lower(bm, lo ? lo : b + 1, 0);
+	*bit = b;
+	return 0;
+}
+
+/*
  * The run index: advice for run searches, a tree above the words. Node i
  * of level 1 covers words 8i .. 8i+7 (512 bits); node i of level k covers
  * nodes 8i .. 8i+7 of level k-1; the top level has one node. An entry:

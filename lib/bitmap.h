@@ -351,4 +351,69 @@ slow:
 	return nb_bitmap_release_bit_slow(bm, bit);
 }
 
+/*
+ * LOWEST's advice word (issue 20, session 3; bitmap.c, "The lowest
+ * advice"): word NB_LOW of the cursor line holds L, the lowest bit that
+ * may be clear, in its low NB_LOW_SHIFT bits, and above them the end S of
+ * a stretch after L that has no clear bit (nb_low_end()). Only
+ * pools whose every user keeps it use it (an ID pool of version
+ * NB_VERSION_LOW, segment.h): every release lowers it.
+ */
+#define NB_LOW 2
+#define NB_LOW_SHIFT 41
+#define NB_LOW_MASK ((UINT64_C(1) << NB_LOW_SHIFT) - 1)
+
+/* S of the advice A: no bit strictly between L and S is clear (S <= L + 1: none known). */
+static inline uint64_t nb_low_end(uint64_t a)
+{
+	return (a & NB_LOW_MASK) + ((a >> (NB_LOW_SHIFT + 5)) << ((a >> NB_LOW_SHIFT) & 31));
+}
+
+/* The lowest search of [LO, HI] from the advice word: 0 and *BIT, or -ENOSPC after a definitive pass. */
+int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t *bit);
+/* The rare ends of the two below (bitmap.c). */
+void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t bit, int freed);
+
+/*
+ * The common case of a lowest claim, with no call in it: the advice's L
+ * inside [LO, HI] and a clear bit at or after L in L's word, which is then
+ * the lowest clear bit of the pool (none below L, the ones of the word
+ * between L and it set). Claims it, leaving the word's summary bit set
+ * (lazy clearing) and the advice as it is: L may be a set bit, and a
+ * search reads its word from L. 1 and *BIT when claimed; 0: the caller
+ * goes on with nb_bitmap_claim_lowest_slow(), which moves the advice when
+ * it leaves L's word.
+ */
+static inline int nb_bitmap_claim_lowest(struct nb_bitmap *bm, uint64_t lo, uint64_t hi,
+					 uint64_t *bit)
+{
+	uint64_t l = uatomic_read(&bm->cursor[NB_LOW]) & NB_LOW_MASK, w = l / 64, *p, old, m;
+
+	if (l < lo || l > hi || hi >= bm->fastbits)
+		return 0;
+	p = &bm->words[w];
+	NB_COUNTED_READ();
+	old = uatomic_read(p);
+	m = ~old & (UINT64_MAX << (l % 64));
+	if (w == hi / 64)
+		m &= UINT64_MAX >> (63 - hi % 64);
+	m &= -m;
+	if (!m || uatomic_cmpxchg(p, old, old | m) != old)
+		return 0;
+	*bit = w * 64 + (uint64_t)__builtin_ctzll(m);
+	return 1;
+}
+
+/*
+ * After a release of BIT (its CAS done): lower the advice when BIT is
+ * below L, or inside the stretch it says is full. One load otherwise.
+ */
+static inline void nb_bitmap_lowest_freed(struct nb_bitmap *bm, uint64_t bit)
+{
+	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK;
+
+	if (bit != l && (bit < l || bit < nb_low_end(a)))
+		nb_bitmap_lowest_lower(bm, bit, 1);
+}
+
 #endif /* NB_BITMAP_H */

@@ -70,6 +70,10 @@ static int ids_layout(struct nb_layout *l)
 		return -EINVAL;
 	l->area_size[0] = ids_bytes(l->capacity);
 	l->area_align[0] = 64;
+	/* LOWEST searches from the advice word: a version older builds refuse (segment.h) */
+	if (l->policy == NUMBALLOC_LOWEST && !(l->flags & NUMBALLOC_OWNERS) &&
+	    l->capacity > NB_SPACED_MAX)
+		l->version = NB_VERSION_LOW;
 	return nb_owners_layout(l);
 }
 
@@ -188,6 +192,10 @@ int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numb
 	if (!p->rdonly && !p->owners && !p->bm.spaced)
 		p->fast = p->policy == NUMBALLOC_SPREAD ? NB_FAST_SPREAD
 			  : p->policy == NUMBALLOC_CYCLIC ? NB_FAST_CYCLIC : NB_FAST_OTHER;
+	/* a pool that every process keeps the lowest advice of (segment.h) */
+	if (p->fast == NB_FAST_OTHER && p->policy == NUMBALLOC_LOWEST &&
+	    p->seg.hdr->version == NB_VERSION_LOW)
+		p->fast = NB_FAST_LOWEST;
 	*poolp = p;
 	return 0;
 }
@@ -536,6 +544,25 @@ static __attribute__((noinline)) int alloc_bits(struct numballoc *pool, uint64_t
 	return 0;
 }
 
+/*
+ * LOWEST with the advice word (issue 20, session 3; bitmap.c, "The lowest
+ * advice"), after the inline claim at the advice said no: the engine's
+ * search from the advice, which ends in the definitive pass. No owner
+ * records here, so nothing to reclaim.
+ */
+static __attribute__((noinline)) int alloc_lowest(struct numballoc *pool, uint64_t lo,
+						  uint64_t hi, uint64_t *id)
+{
+	uint64_t bit;
+	int r;
+
+	r = nb_bitmap_claim_lowest_slow(&pool->bm, lo, hi, &bit);
+	if (r < 0)
+		return r;
+	*id = pool->base + bit;
+	return 0;
+}
+
 /* An ID of [lo, hi] (bit numbers): the fast path inline, else alloc_bits(). */
 static inline __attribute__((always_inline)) int alloc_range(struct numballoc *pool, uint64_t lo,
 							      uint64_t hi, uint64_t *id)
@@ -544,6 +571,13 @@ static inline __attribute__((always_inline)) int alloc_range(struct numballoc *p
 
 	if (__builtin_expect(pool->be != NULL, 0))
 		return nb_be_alloc(pool, lo, hi, id);
+	if (pool->fast == NB_FAST_LOWEST) {	/* issue 20, lowest */
+		if (nb_bitmap_claim_lowest(&pool->bm, lo, hi, &bit)) {
+			*id = pool->base + bit;
+			return 0;
+		}
+		return alloc_lowest(pool, lo, hi, id);
+	}
 	if (claim_fast(pool, lo, hi, &bit, 0)) {
 		*id = pool->base + bit;
 		return 0;
@@ -746,6 +780,13 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 			hint_last.h->bit = bit;
 	} else if (__builtin_expect(!pool->fast, 0)) {
 		return free_other(pool, id);
+	} else if (pool->fast == NB_FAST_LOWEST) {
+		/* issue 20, lowest: the advice goes down after the release's CAS */
+		int r = nb_bitmap_release_bit(&pool->bm, bit);
+
+		if (r == 0)
+			nb_bitmap_lowest_freed(&pool->bm, bit);
+		return r;
 	}
 	bm = &pool->bm;
 	__asm__("" : "+r"(bm));	/* one register for bm and pool, not two: none to save */
@@ -770,7 +811,11 @@ NUMBALLOC_EXPORT int numballoc_free_block(struct numballoc *pool, uint64_t first
 		return -EROFS;
 	if (pool->be)
 		return nb_be_release(pool, bit, count);
-	return nb_owners_release(pool, bit, count);
+	r = nb_owners_release(pool, bit, count);
+	/* issue 20, lowest: the advice down to the first (the others are above it, unknown) */
+	if (r == 0 && pool->fast == NB_FAST_LOWEST)
+		nb_bitmap_lowest_lower(&pool->bm, bit, 0);
+	return r;
 }
 
 NUMBALLOC_EXPORT int numballoc_test(struct numballoc *pool, uint64_t id)

@@ -31,7 +31,8 @@ struct numballoc {
 				 * paths; 0: any other (set once, at open) */
 };
 #define NB_FAST_SPREAD 1	/* fast, SPREAD */
-#define NB_FAST_OTHER 2		/* fast, LOWEST */
+#define NB_FAST_OTHER 2		/* fast, LOWEST without the advice word (a version-3 pool) */
+#define NB_FAST_LOWEST 3	/* fast, LOWEST with the advice word (issue 20; bitmap.h) */
 #define NB_FAST_CYCLIC 4	/* fast, CYCLIC (issue 20 session 3: its own straight line) */
 
 /*

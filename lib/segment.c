@@ -107,7 +107,7 @@ static void header_fill(struct nb_header *h, const struct nb_layout *l, const ui
 	int i;
 
 	memset(h, 0, sizeof(*h));
-	h->version = NB_VERSION;
+	h->version = l->version ? l->version : NB_VERSION;
 	h->kind = l->kind;
 	h->header_size = NB_HEADER_SIZE;
 	h->total_size = total;
@@ -138,7 +138,7 @@ static int header_check(const struct nb_header *h, uint64_t size, const struct n
 
 	if (h->magic != NB_MAGIC)
 		return -NUMBALLOC_ECORRUPT;
-	if (h->version != NB_VERSION)
+	if (h->version != NB_VERSION && h->version != NB_VERSION_LOW)
 		return -NUMBALLOC_EVERSION;
 	if (h->checksum != nb_header_checksum(h) || h->header_size != NB_HEADER_SIZE)
 		return -NUMBALLOC_ECORRUPT;

@@ -13,6 +13,15 @@
 
 #define NB_MAGIC UINT64_C(0x31636f6c6c61626e)	/* "nballoc1" little-endian */
 #define NB_VERSION 3
+/*
+ * Issue 20 (lowest): an ID pool whose LOWEST searches start from the
+ * advice word of its engine (bitmap.c, "The lowest advice"), which every
+ * free must lower. An older build would free without lowering it, so such
+ * a pool carries this version and older builds refuse it
+ * (-NUMBALLOC_EVERSION). Every other segment keeps NB_VERSION, and this
+ * build opens both.
+ */
+#define NB_VERSION_LOW 4
 #define NB_HEADER_SIZE 4096
 #define NB_AREAS 4
 #define NB_PARAMS 4
@@ -56,6 +65,8 @@ struct nb_layout {
 	uint64_t param[NB_PARAMS];
 	uint64_t area_size[NB_AREAS];	/* filled by the face's layout function */
 	uint64_t area_align[NB_AREAS];	/* a power of two, or 0 for 64 */
+	uint32_t version;		/* set by the face's layout function: NB_VERSION_LOW,
+					 * or 0 for NB_VERSION (issue 20, lowest) */
 };
 
 /*

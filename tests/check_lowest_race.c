@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_lowest_race.c - the races of LOWEST's advice word (bitmap.c, "The
+ * lowest advice"), made wide. The engine is built into this test with
+ * NB_TEST_WINDOWS, so that the claim that moves the advice and the release
+ * that lowers it call nb_test_window() inside their races; here that
+ * yields the CPU now and then, and the releases here yield between their
+ * CAS on the word and their look at the advice. Real processes share one
+ * engine area (an anonymous shared mapping) and allocate and release at
+ * once; afterwards one process's lowest claims must be exactly the lowest
+ * clear bits, to the last: a clear bit left hidden below the advice, or a
+ * false -ENOSPC, fails.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bitmap.h"
+#include "testutil.h"
+
+extern void (*nb_test_window)(int where);
+
+#define NPROC 4
+#define NBITS 6000
+#define PER (NBITS / NPROC - 16)
+
+struct shared {
+	int go;
+	int bad;	/* a bit claimed twice, or a false -ENOSPC, or a failed release */
+	uint32_t witness[NBITS];
+	uint32_t held[NPROC][PER];
+	uint32_t nheld[NPROC];
+};
+
+static uint64_t wseed;
+
+static void window(int where)
+{
+	/* always: a CAS after the window then mostly fails, but the races need few */
+	(void)where;
+	if (1)
+		sched_yield();
+}
+
+static int claim(struct nb_bitmap *bm, uint64_t *bit)
+{
+	if (nb_bitmap_claim_lowest(bm, 0, NBITS - 1, bit))
+		return 0;
+	return nb_bitmap_claim_lowest_slow(bm, 0, NBITS - 1, bit);
+}
+
+static void child(struct nb_bitmap *bm, struct shared *sh, int who, int ops)
+{
+	uint32_t *held = sh->held[who], n = 0;
+	uint64_t s = 99 + (uint64_t)who, bit;
+	int i;
+
+	wseed = 7 + (uint64_t)who;
+	nb_test_window = window;
+	while (!__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE))
+		;
+	for (i = 0; i < ops; i++) {
+		if (n < PER && (n < PER / 2 || tu_rand(&s) % 2)) {
+			if (claim(bm, &bit) < 0 || bit >= NBITS ||
+			    __atomic_exchange_n(&sh->witness[bit], 1, __ATOMIC_ACQ_REL)) {
+				__atomic_add_fetch(&sh->bad, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			held[n++] = (uint32_t)bit;
+		} else {
+			/* the last claimed (near where others search) or the lower of two picks */
+			uint32_t a = (uint32_t)(tu_rand(&s) % n), b = (uint32_t)(tu_rand(&s) % n);
+			uint32_t k = tu_rand(&s) % 3 == 0 ? n - 1 : held[a] < held[b] ? a : b;
+
+			bit = held[k];
+			held[k] = held[--n];
+			__atomic_store_n(&sh->witness[bit], 0, __ATOMIC_RELEASE);
+			if (nb_bitmap_release_bit(bm, bit) < 0)
+				__atomic_add_fetch(&sh->bad, 1, __ATOMIC_RELAXED);
+			if (tu_rand(&s) % 4 == 0)
+				sched_yield();	/* between the CAS and the look at the advice */
+			nb_bitmap_lowest_freed(bm, bit);
+		}
+	}
+	sh->nheld[who] = n;
+	_exit(0);
+}
+
+START_TEST(test_races_hide_nothing)
+{
+	struct shared *sh = tu_shared(sizeof(*sh));
+	void *area = tu_shared(nb_bitmap_bytes(NBITS));
+	struct nb_bitmap bm;
+	uint64_t bit, want;
+	pid_t pids[NPROC];
+	int i, round;
+
+	nb_bitmap_attach(&bm, area, NBITS);
+	nb_bitmap_init(&bm);
+	for (round = 0; round < 4; round++) {
+		memset(sh, 0, sizeof(*sh));
+		for (i = 0; i < NPROC; i++) {
+			pids[i] = fork();
+			ck_assert_int_ge(pids[i], 0);
+			if (pids[i] == 0)
+				child(&bm, sh, i, 150000);
+		}
+		__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+		ck_assert_int_eq(tu_wait_all(pids, NPROC), 0);
+		ck_assert_int_eq(sh->bad, 0);
+		/* one process now: each claim is the lowest clear bit, to the end */
+		for (;;) {
+			want = nb_bitmap_next_clear(&bm, 0);
+			if (want == NB_NONE)
+				break;
+			ck_assert_int_eq(claim(&bm, &bit), 0);
+			ck_assert_uint_eq(bit, want);
+		}
+		ck_assert_int_eq(claim(&bm, &bit), -ENOSPC);
+		/* empty again for the next round */
+		for (bit = 0; bit < NBITS; bit++) {
+			ck_assert_int_eq(nb_bitmap_release_bit(&bm, bit), 0);
+			nb_bitmap_lowest_freed(&bm, bit);
+		}
+	}
+}
+END_TEST
+
+static Suite *race_suite(void)
+{
+	Suite *s = suite_create("lowest_race");
+	TCase *tc = tcase_create("lowest_race");
+
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, test_races_hide_nothing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(race_suite());
+}
