@@ -95,6 +95,8 @@
  * the capacity is still correct (it sees fewer words); an allocation that
  * fails in it looks again in a fresh view before it answers -ENOSPC.
  * Grace periods cover this process only: nothing shared depends on them.
+ * A buffer whose maximum is its creation capacity never grows: its first
+ * view is its only one, and operations read it with no read-side section.
  */
 #include "config.h"
 
@@ -131,14 +133,16 @@
 #define view_publish(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 #define view_read(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
 /* What a grace period guarantees: every reader's section ends before it ends. */
-#define view_leave(b) do { __tsan_release(&(b)->grace); rcu_read_unlock(); } while (0)
+#define view_unlock(b) do { __tsan_release(&(b)->grace); rcu_read_unlock(); } while (0)
 #define view_grace(b) do { synchronize_rcu(); __tsan_acquire(&(b)->grace); } while (0)
 #else
 #define view_publish(p, v) rcu_assign_pointer(p, v)
 #define view_read(p) rcu_dereference(p)
-#define view_leave(b) rcu_read_unlock()
+#define view_unlock(b) rcu_read_unlock()
 #define view_grace(b) synchronize_rcu()
 #endif
+/* A buffer that cannot grow (fixed) has one view for good: no read-side section. */
+#define view_leave(b) do { if (!(b)->fixed) view_unlock(b); } while (0)
 
 #define DEFAULT_MAX (UINT64_C(1) << 32)
 
@@ -259,6 +263,7 @@ struct numballoc_buf {
 	char grace;			/* ThreadSanitizer's name for "a grace period ended" */
 	int eng;			/* the engine's area: 1 after chunk records, else 0 */
 	int first_fit;			/* NUMBALLOC_BUF_FIRST_FIT, or a buffer without records */
+	int fixed;			/* cap0 == maxu: the first view is the only one */
 	unsigned int shift;		/* log2 of units per chunk (records only) */
 	uint64_t chunk;			/* units per chunk */
 	uint64_t ixn;			/* positions in a chunk's index: min(chunk, maxu) */
@@ -404,11 +409,13 @@ static struct buf_view *view_enter(struct numballoc_buf *b)
 {
 	struct buf_view *v;
 
+	if (b->fixed)
+		return b->view;
 	rcu_read_lock();
 	v = view_read(b->view);
 	if (cap_now(b) <= v->bm.nbits)
 		return v;
-	view_leave(b);
+	view_unlock(b);
 	view_refresh(b);	/* on failure the older view is still correct */
 	rcu_read_lock();
 	return view_read(b->view);
@@ -903,7 +910,7 @@ static void slot_free(struct slot *s)
 }
 
 /* The thread's slot number, the same for every handle; spread over the slots. */
-static __thread unsigned int tl_slot = UINT32_MAX;
+static __thread unsigned int tl_slot __attribute__((tls_model("initial-exec"))) = UINT32_MAX;
 static unsigned int slot_serial;
 
 /* A slot of B for this thread, locked; NULL when all are busy or memory is short. */
@@ -1309,6 +1316,7 @@ static int buf_attach(struct numballoc_buf *b)
 		b->umask = b->unit - 1;
 	}
 	b->maxu = h->param[1];
+	b->fixed = b->maxu == b->cap0;
 	b->capword = nb_segment_capacity_word(&b->seg);
 	if (b->cap0 > NUMBALLOC_CAPACITY_MAX / b->unit || b->maxu > NUMBALLOC_CAPACITY_MAX / b->unit)
 		return -NUMBALLOC_ECORRUPT;	/* byte offsets must fit */
