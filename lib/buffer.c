@@ -30,7 +30,10 @@
  * this process's memory, ONE segregated-fit index (TLSF-like: exact
  * classes to 64 units, then 8 per power of two, a class mask) over the
  * free extents of all of them, built from the words when it adopts a
- * chunk. An allocation takes an extent from the index (the newest of the
+ * chunk: a 16-byte record per free extent (its node, length and class
+ * list), found by node through a hash table, and per owned chunk a bit
+ * per unit that marks where extents start; a few hundred KiB in all,
+ * mostly in cache. An allocation takes an extent from the index (the newest of the
  * request's own class if it fits, else the newest of the smallest class
  * that surely fits) and claims it on the words with a CAS per word
  * (nb_bitmap_claim_range_lazy()): the index is advice, the claim decides,
@@ -39,7 +42,8 @@
  * handle owns the chunk and its slot is free to take, the freed range
  * enters the index merged with the free extents that end where it starts
  * and start where it ends (found from the words for short runs, from a
- * tail map for long ones, both checked against the index): the fast path
+ * tail entry of the hash table for long ones, both checked against the
+ * index): the fast path
  * writes nothing shared but the words. A free by another process or
  * handle (or while the slot is busy) adds to the chunk's record instead;
  * the owner, when its index has no run for a request, builds again the
@@ -154,7 +158,7 @@
 #define REC_HEAD 8		/* words before the records: word 0 the low-chunk hint */
 #define W_WANT 1		/* record word 1: the 'wanted' signal (slot_want()) */
 #define NSLOT 8			/* slots of a handle: one per thread, 8 threads */
-#define OWN_MAX 64		/* chunks a slot owns at once (~400 KiB of index each) */
+#define OWN_MAX 64		/* chunks a slot owns at once (4 KiB of start marks each) */
 #define NODE_SHIFT CH_MAX_SHIFT	/* a node number: owned chunk above, position below */
 #define NODE_POS ((UINT32_C(1) << NODE_SHIFT) - 1)
 #define SL_NIL UINT32_MAX
