@@ -539,7 +539,9 @@ END_TEST
  * most 58% of the buffer can be claimed or cut into short gaps, so the
  * words past any point the search pauses at would all have to be taken
  * in that time: never seen, and not what a lost race in the search's
- * code does, which this test catches in every case.)
+ * code does: against an engine whose search answers -ENOSPC when it
+ * loses a race for a candidate, 5 or 6 of these 8 cases failed in each
+ * of four runs.)
  */
 struct race {
 	const char *name;
