@@ -30,7 +30,10 @@
  * this process's memory, ONE segregated-fit index (TLSF-like: exact
  * classes to 64 units, then 8 per power of two, a class mask) over the
  * free extents of all of them, built from the words when it adopts a
- * chunk. An allocation takes an extent from the index (the newest of the
+ * chunk: a 16-byte record per free extent (its node, length and class
+ * list), found by node through a hash table, and per owned chunk a bit
+ * per unit that marks where extents start; a few hundred KiB in all,
+ * mostly in cache. An allocation takes an extent from the index (the newest of the
  * request's own class if it fits, else the newest of the smallest class
  * that surely fits) and claims it on the words with a CAS per word
  * (nb_bitmap_claim_range_lazy()): the index is advice, the claim decides,
@@ -39,7 +42,8 @@
  * handle owns the chunk and its slot is free to take, the freed range
  * enters the index merged with the free extents that end where it starts
  * and start where it ends (found from the words for short runs, from a
- * tail map for long ones, both checked against the index): the fast path
+ * tail entry of the hash table for long ones, both checked against the
+ * index): the fast path
  * writes nothing shared but the words. A free by another process or
  * handle (or while the slot is busy) adds to the chunk's record instead;
  * the owner, when its index has no run for a request, builds again the
@@ -95,6 +99,8 @@
  * the capacity is still correct (it sees fewer words); an allocation that
  * fails in it looks again in a fresh view before it answers -ENOSPC.
  * Grace periods cover this process only: nothing shared depends on them.
+ * A buffer whose maximum is its creation capacity never grows: its first
+ * view is its only one, and operations read it with no read-side section.
  */
 #include "config.h"
 
@@ -131,14 +137,16 @@
 #define view_publish(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 #define view_read(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
 /* What a grace period guarantees: every reader's section ends before it ends. */
-#define view_leave(b) do { __tsan_release(&(b)->grace); rcu_read_unlock(); } while (0)
+#define view_unlock(b) do { __tsan_release(&(b)->grace); rcu_read_unlock(); } while (0)
 #define view_grace(b) do { synchronize_rcu(); __tsan_acquire(&(b)->grace); } while (0)
 #else
 #define view_publish(p, v) rcu_assign_pointer(p, v)
 #define view_read(p) rcu_dereference(p)
-#define view_leave(b) rcu_read_unlock()
+#define view_unlock(b) rcu_read_unlock()
 #define view_grace(b) synchronize_rcu()
 #endif
+/* A buffer that cannot grow (fixed) has one view for good: no read-side section. */
+#define view_leave(b) do { if (!(b)->fixed) view_unlock(b); } while (0)
 
 #define DEFAULT_MAX (UINT64_C(1) << 32)
 
@@ -150,11 +158,15 @@
 #define REC_HEAD 8		/* words before the records: word 0 the low-chunk hint */
 #define W_WANT 1		/* record word 1: the 'wanted' signal (slot_want()) */
 #define NSLOT 8			/* slots of a handle: one per thread, 8 threads */
-#define OWN_MAX 64		/* chunks a slot owns at once (~400 KiB of index each) */
+#define OWN_MAX 64		/* chunks a slot owns at once (4 KiB of start marks each) */
 #define NODE_SHIFT CH_MAX_SHIFT	/* a node number: owned chunk above, position below */
 #define NODE_POS ((UINT32_C(1) << NODE_SHIFT) - 1)
 #define SL_NIL UINT32_MAX
 #define TAIL_MIN 512		/* extents longer than this have a tail entry */
+#define TAIL_KEY (UINT32_C(1) << 30)	/* a tail entry's key: the node of the last unit | this */
+#define HT_EMPTY UINT64_MAX
+#define HT_BITS0 12		/* a slot's first hash table: 4096 entries */
+#define EX_CAP0 1024		/* and its first extent records */
 #define SL_BINS 192		/* 64 exact classes, then 8 per power of two up to 2^16 */
 #define SL_MASKS (SL_BINS / 64)
 #define OWN_ID ((UINT64_C(1) << 56) - 1)	/* the identity in an owner record */
@@ -174,18 +186,11 @@ struct live_ent {
 };
 
 /*
- * A chunk a slot owns, in this process's memory: the free extents of its
- * index by position relative to the chunk (base). starts[] marks where an
- * extent of the index starts; at[p].len its length there (read only where
- * marked); at[q].tail where an extent longer than TAIL_MIN that ends at q
- * starts (stale elsewhere: checked against starts[] and len; a shorter
- * one is found from the words); at[p].next/prev the other extents of its
- * size class, by node number (node_of()).
+ * A chunk a slot owns, in this process's memory: starts[] marks the
+ * positions (relative to the chunk's base) where an extent of the slot's
+ * index starts. The extents themselves are records of the slot (struct
+ * ext), found by node number (node_of()) through the slot's hash table.
  */
-struct pos {			/* a position of an owned chunk: one line for the four */
-	uint16_t len, tail;
-	uint32_t next, prev;
-};
 
 struct och {
 	uint32_t oi;			/* its number in the slot's och[] */
@@ -196,9 +201,22 @@ struct och {
 	uint64_t freeu;			/* units of its extents in the index */
 	uint64_t fseen;			/* the chunk's EST_FREED when last built from the words */
 	uint64_t *starts;		/* ixn bits */
-	struct pos *at;			/* ixn positions */
 	struct och *spare;		/* the next spare record (not owned) */
 	size_t size;			/* bytes of its mapping (this and the arrays) */
+};
+
+/*
+ * A free extent of the index: its node (owned chunk << NODE_SHIFT |
+ * position), its length, and the other extents of its size class (as
+ * record numbers, SL_NIL at the ends). Records live in one array per slot
+ * (ex[]), reused through a free list: a few thousand of them are hot in
+ * the cache, where one record per unit of every owned chunk (session 2)
+ * was 12 MiB for 2^20 units and cost two or three misses per operation.
+ */
+struct ext {
+	uint32_t x;			/* its node */
+	uint32_t len;			/* units, >= 1 */
+	uint32_t next, prev;		/* its class's list (records), or SL_NIL */
 };
 
 /*
@@ -218,7 +236,13 @@ struct slot {
 	uint32_t noch;			/* chunks owned */
 	struct och *spare;		/* records of chunks given back, for reuse */
 	uint64_t mask[SL_MASKS];	/* bit b: class b has an extent */
-	uint32_t head[SL_BINS];		/* newest extent of each class (node), or SL_NIL */
+	uint32_t head[SL_BINS];		/* newest extent of each class (record), or SL_NIL */
+	struct ext *ex;			/* the extent records: ex_cap of them, ex_n ever used */
+	uint32_t ex_cap, ex_n;
+	uint32_t ex_free;		/* a free list of records (through next), or SL_NIL */
+	uint64_t *ht;			/* open addressing, key << 32 | value, HT_EMPTY */
+	unsigned int ht_bits;		/* 2^ht_bits entries, at most half of them used */
+	uint32_t ht_used;
 	uint64_t want_seen;		/* the last 'wanted' value it looked at */
 	struct live_ent live[NLIVE];	/* other owners seen alive or dead */
 	unsigned int nlive;
@@ -243,6 +267,7 @@ struct numballoc_buf {
 	char grace;			/* ThreadSanitizer's name for "a grace period ended" */
 	int eng;			/* the engine's area: 1 after chunk records, else 0 */
 	int first_fit;			/* NUMBALLOC_BUF_FIRST_FIT, or a buffer without records */
+	int fixed;			/* cap0 == maxu: the first view is the only one */
 	unsigned int shift;		/* log2 of units per chunk (records only) */
 	uint64_t chunk;			/* units per chunk */
 	uint64_t ixn;			/* positions in a chunk's index: min(chunk, maxu) */
@@ -388,11 +413,13 @@ static struct buf_view *view_enter(struct numballoc_buf *b)
 {
 	struct buf_view *v;
 
+	if (b->fixed)
+		return b->view;
 	rcu_read_lock();
 	v = view_read(b->view);
 	if (cap_now(b) <= v->bm.nbits)
 		return v;
-	view_leave(b);
+	view_unlock(b);
 	view_refresh(b);	/* on failure the older view is still correct */
 	rcu_read_lock();
 	return view_read(b->view);
@@ -499,69 +526,212 @@ static uint64_t sl_bin_low(unsigned int k)
 	return (UINT64_C(8) + (k - 64) % 8) << ((k - 64) / 8 + 3);
 }
 
-static void ix_remove(struct slot *s, struct och *o, uint64_t p)
+/*
+ * The slot's hash table: a node's extent record (key: the node) and, for
+ * extents longer than TAIL_MIN, where the extent that ends at a node
+ * starts (key: that node | TAIL_KEY). Linear probing, deletion by moving
+ * back the entries after (no tombstones). All in this process's memory.
+ */
+static uint32_t ht_home(const struct slot *s, uint32_t key)
 {
-	unsigned int k = sl_bin(o->at[p].len);
-	uint32_t nx = o->at[p].next, pv = o->at[p].prev;
+	return (key * UINT32_C(0x9e3779b1)) >> (32 - s->ht_bits);
+}
+
+/* The value of KEY, or SL_NIL. */
+static uint32_t ht_get(const struct slot *s, uint32_t key)
+{
+	uint32_t m = (UINT32_C(1) << s->ht_bits) - 1, i;
+	uint64_t e;
+
+	for (i = ht_home(s, key); (e = s->ht[i]) != HT_EMPTY; i = (i + 1) & m)
+		if ((uint32_t)(e >> 32) == key)
+			return (uint32_t)e;
+	return SL_NIL;
+}
+
+static void ht_set(struct slot *s, uint32_t key, uint32_t val)
+{
+	uint32_t m = (UINT32_C(1) << s->ht_bits) - 1, i;
+	uint64_t e;
+
+	for (i = ht_home(s, key); (e = s->ht[i]) != HT_EMPTY; i = (i + 1) & m)
+		if ((uint32_t)(e >> 32) == key)
+			break;
+	if (e == HT_EMPTY)
+		s->ht_used++;
+	s->ht[i] = (uint64_t)key << 32 | val;
+}
+
+/* KEY -> VAL, replacing; -ENOMEM when the table could not grow (nothing changed). */
+static int ht_put(struct slot *s, uint32_t key, uint32_t val)
+{
+	if ((s->ht_used + 1) * 2 > UINT32_C(1) << s->ht_bits) {
+		uint64_t *old = s->ht, *nt, i, n = UINT64_C(1) << s->ht_bits;
+
+		nt = malloc(2 * n * sizeof(*nt));
+		if (!nt)
+			return -ENOMEM;
+		memset(nt, 0xff, 2 * n * sizeof(*nt));
+		s->ht = nt;
+		s->ht_bits++;
+		s->ht_used = 0;
+		for (i = 0; i < n; i++)
+			if (old[i] != HT_EMPTY)
+				ht_set(s, (uint32_t)(old[i] >> 32), (uint32_t)old[i]);
+		free(old);
+	}
+	ht_set(s, key, val);
+	return 0;
+}
+
+/* KEY leaves the table if it maps to VAL (any value: SL_NIL). */
+static void ht_del(struct slot *s, uint32_t key, uint32_t val)
+{
+	uint32_t m = (UINT32_C(1) << s->ht_bits) - 1, i, j, h;
+	uint64_t e;
+
+	for (i = ht_home(s, key); (e = s->ht[i]) != HT_EMPTY; i = (i + 1) & m)
+		if ((uint32_t)(e >> 32) == key)
+			break;
+	if (e == HT_EMPTY || (val != SL_NIL && (uint32_t)e != val))
+		return;
+	/* move back each later entry of the cluster whose home is not in (i, j] */
+	for (j = (i + 1) & m; (e = s->ht[j]) != HT_EMPTY; j = (j + 1) & m) {
+		h = ht_home(s, (uint32_t)(e >> 32));
+		if (((j - h) & m) >= ((j - i) & m)) {
+			s->ht[i] = e;
+			i = j;
+		}
+	}
+	s->ht[i] = HT_EMPTY;
+	s->ht_used--;
+}
+
+/* A free extent record, or SL_NIL when memory is short. */
+static uint32_t ext_new(struct slot *s)
+{
+	struct ext *ne;
+	uint32_t i = s->ex_free;
+
+	if (i != SL_NIL) {
+		s->ex_free = s->ex[i].next;
+		return i;
+	}
+	if (s->ex_n == s->ex_cap) {
+		if (s->ex_cap >= UINT32_MAX / 4)
+			return SL_NIL;
+		ne = realloc(s->ex, 2 * (size_t)s->ex_cap * sizeof(*ne));
+		if (!ne)
+			return SL_NIL;
+		s->ex = ne;
+		s->ex_cap *= 2;
+	}
+	return s->ex_n++;
+}
+
+/* Record I (extent [P, P+len) of chunk O) leaves the index. */
+static void ix_remove_rec(struct slot *s, struct och *o, uint64_t p, uint32_t i)
+{
+	struct ext *e = &s->ex[i];
+	unsigned int k = sl_bin(e->len);
+	uint32_t nx = e->next, pv = e->prev;
 
 	if (pv != SL_NIL)
-		node_och(s, pv)->at[node_pos(pv)].next = nx;
+		s->ex[pv].next = nx;
 	else
 		s->head[k] = nx;
 	if (nx != SL_NIL)
-		node_och(s, nx)->at[node_pos(nx)].prev = pv;
+		s->ex[nx].prev = pv;
 	if (s->head[k] == SL_NIL)
 		s->mask[k / 64] &= ~(UINT64_C(1) << (k % 64));
 	o->starts[p / 64] &= ~(UINT64_C(1) << (p % 64));
-	o->freeu -= o->at[p].len;
+	o->freeu -= e->len;
+	if (e->len > TAIL_MIN)
+		ht_del(s, node_of(o, p + e->len - 1) | TAIL_KEY, (uint32_t)p);
+	ht_del(s, e->x, i);
+	e->next = s->ex_free;
+	s->ex_free = i;
 }
 
-/* The extent [P, P+L) of chunk O enters the index, first in its class (replacing one at P). */
+/* The record of the extent that starts at P of chunk O (marked in starts[]), or SL_NIL. */
+static uint32_t ix_rec(const struct slot *s, const struct och *o, uint64_t p)
+{
+	return och_starts(o, p) ? ht_get(s, node_of(o, p)) : SL_NIL;
+}
+
+static void ix_remove(struct slot *s, struct och *o, uint64_t p)
+{
+	uint32_t i = ht_get(s, node_of(o, p));
+
+	if (i != SL_NIL)
+		ix_remove_rec(s, o, p, i);
+	else	/* cannot be: every mark has its record; keep them in step anyway */
+		o->starts[p / 64] &= ~(UINT64_C(1) << (p % 64));
+}
+
+/*
+ * The extent [P, P+L) of chunk O enters the index, first in its class
+ * (replacing one at P). When memory for its record is short it stays out:
+ * the words still have it, and the next build of the chunk finds it.
+ */
 static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
 {
 	unsigned int k = sl_bin(l);
-	uint32_t x = node_of(o, p), h;
+	uint32_t x = node_of(o, p), h, i;
+	struct ext *e;
 
 	if (och_starts(o, p))
 		ix_remove(s, o, p);	/* only an index gone stale gets here */
+	i = ext_new(s);
+	if (i == SL_NIL)
+		return;
+	if (ht_put(s, x, i) < 0) {
+		s->ex[i].next = s->ex_free;
+		s->ex_free = i;
+		return;
+	}
+	/* shorter ones are found from the words; without its tail entry, a merge is missed */
+	if (l > TAIL_MIN)
+		(void)ht_put(s, node_of(o, p + l - 1) | TAIL_KEY, (uint32_t)p);
 	h = s->head[k];
-	o->starts[p / 64] |= UINT64_C(1) << (p % 64);
-	o->at[p].len = (uint16_t)l;
-	if (l > TAIL_MIN)	/* shorter ones are found from the words */
-		o->at[p + l - 1].tail = (uint16_t)p;
-	o->at[p].prev = SL_NIL;
-	o->at[p].next = h;
+	e = &s->ex[i];
+	e->x = x;
+	e->len = (uint32_t)l;
+	e->prev = SL_NIL;
+	e->next = h;
 	if (h != SL_NIL)
-		node_och(s, h)->at[node_pos(h)].prev = x;
+		s->ex[h].prev = i;
+	o->starts[p / 64] |= UINT64_C(1) << (p % 64);
 	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
 	o->freeu += l;
-	s->head[k] = x;
+	s->head[k] = i;
 }
 
 /*
  * [P, P+L) of chunk O was freed by this process: it enters the index
  * merged with the free extents of the index that end at P and start at
- * P+L (the tail and start maps, checked against the extents: a stale
- * tail entry names no extent that ends there).
+ * P+L (found from the words or a tail entry, and the start marks; each
+ * checked against its record, so a stale one costs a missed merge).
  */
 static void ix_free(struct slot *s, struct och *o, const struct nb_bitmap *bm, uint64_t p,
 		    uint64_t l)
 {
 	uint64_t t;
+	uint32_t i;
 
 	if (p > 0) {
 		/* the words say where a free run before P starts, if it is short */
 		t = nb_bitmap_clear_back(bm, o->base + p, o->base, TAIL_MIN / 64);
-		t = t == NB_NONE ? o->at[p - 1].tail : t - o->base;
-		if (t < p && och_starts(o, t) && t + o->at[t].len == p) {
-			ix_remove(s, o, t);
+		t = t == NB_NONE ? ht_get(s, node_of(o, p - 1) | TAIL_KEY) : t - o->base;
+		if (t < p && (i = ix_rec(s, o, t)) != SL_NIL && t + s->ex[i].len == p) {
+			ix_remove_rec(s, o, t, i);
 			l += p - t;
 			p = t;
 		}
 	}
-	if (p + l < o->units && och_starts(o, p + l)) {
-		t = o->at[p + l].len;
-		ix_remove(s, o, p + l);
+	if (p + l < o->units && (i = ix_rec(s, o, p + l)) != SL_NIL) {
+		t = s->ex[i].len;
+		ix_remove_rec(s, o, p + l, i);
 		l += t;
 	}
 	ix_insert(s, o, p, l);
@@ -582,7 +752,7 @@ static unsigned int ix_next_bin(const struct slot *s, unsigned int k)
 }
 
 /*
- * An extent of at least N units: its node, or SL_NIL. The newest extent
+ * An extent of at least N units: its record, or SL_NIL. The newest extent
  * of N's own class if it fits (a class above 64 spans lengths both
  * shorter and longer than N), else the newest of the smallest class
  * whose every extent fits (TLSF's good fit), else the first of N's class
@@ -593,30 +763,33 @@ static unsigned int ix_next_bin(const struct slot *s, unsigned int k)
 static uint32_t ix_find(const struct slot *s, uint64_t n)
 {
 	unsigned int k = sl_bin(n);
-	uint32_t x = s->head[k];
+	uint32_t i = s->head[k];
 
-	if (x != SL_NIL && node_och(s, x)->at[node_pos(x)].len >= n)
-		return x;
+	if (i != SL_NIL && s->ex[i].len >= n)
+		return i;
 	if (sl_bin_low(k) < n)
 		k++;
 	k = ix_next_bin(s, k);
 	if (k < SL_BINS)
 		return s->head[k];
-	for (x = s->head[sl_bin(n)]; x != SL_NIL; x = node_och(s, x)->at[node_pos(x)].next)
-		if (node_och(s, x)->at[node_pos(x)].len >= n)
+	for (i = s->head[sl_bin(n)]; i != SL_NIL; i = s->ex[i].next)
+		if (s->ex[i].len >= n)
 			break;
-	return x;
+	return i;
 }
 
 /* The longest extent of chunk O in the index. */
-static uint64_t och_largest(const struct och *o)
+static uint64_t och_largest(const struct slot *s, const struct och *o)
 {
 	uint64_t w, m, p, best = 0;
+	uint32_t i;
 
 	for (w = 0; w < (o->units + 63) / 64; w++)
 		for (m = o->starts[w]; m; m &= m - 1) {
 			p = w * 64 + (uint64_t)__builtin_ctzll(m);
-			best = o->at[p].len > best ? o->at[p].len : best;
+			i = ht_get(s, node_of(o, p));
+			if (i != SL_NIL && s->ex[i].len > best)
+				best = s->ex[i].len;
 		}
 	return best;
 }
@@ -677,7 +850,7 @@ static struct och *och_new(struct numballoc_buf *b, struct slot *s)
 	if (o) {
 		s->spare = o->spare;
 	} else {
-		size_t sz = sizeof(*o) + sw * 8 + n * sizeof(struct pos);
+		size_t sz = sizeof(*o) + sw * 8;
 
 		/*
 		 * Populated at once: the index touches most of these pages, and
@@ -690,7 +863,6 @@ static struct och *och_new(struct numballoc_buf *b, struct slot *s)
 			return NULL;
 		o->size = sz;
 		o->starts = (uint64_t *)(o + 1);
-		o->at = (struct pos *)(o->starts + sw);
 	}
 	o->oi = oi;
 	o->units = 0;
@@ -706,6 +878,18 @@ static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
 	if (!s)
 		return NULL;
 	memset(s->head, 0xff, sizeof(s->head));
+	s->ex_free = SL_NIL;
+	s->ex_cap = EX_CAP0;
+	s->ex = malloc(EX_CAP0 * sizeof(*s->ex));
+	s->ht_bits = HT_BITS0;
+	s->ht = malloc((sizeof(*s->ht)) << HT_BITS0);
+	if (!s->ex || !s->ht) {
+		free(s->ex);
+		free(s->ht);
+		free(s);
+		return NULL;
+	}
+	memset(s->ht, 0xff, sizeof(*s->ht) << HT_BITS0);
 	s->tag = (__atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED) * NSLOT + i) % 255 + 1;
 	s->num = i;
 	return s;
@@ -724,11 +908,13 @@ static void slot_free(struct slot *s)
 		munmap(o, o->size);
 	}
 	free(s->och);
+	free(s->ex);
+	free(s->ht);
 	free(s);
 }
 
 /* The thread's slot number, the same for every handle; spread over the slots. */
-static __thread unsigned int tl_slot = UINT32_MAX;
+static __thread unsigned int tl_slot __attribute__((tls_model("initial-exec"))) = UINT32_MAX;
 static unsigned int slot_serial;
 
 /* A slot of B for this thread, locked; NULL when all are busy or memory is short. */
@@ -800,7 +986,7 @@ static void chunk_release(struct numballoc_buf *b, struct slot *s, struct och *o
 {
 	uint64_t c = o->chunk, *ep = rec_est(b, c), e = uatomic_read(ep), prev, ne, f, big;
 
-	big = och_largest(o);
+	big = och_largest(s, o);
 	for (;;) {
 		f = EST_FREED(e) >= o->fseen ? EST_FREED(e) - o->fseen : 0;	/* not yet in the index */
 		ne = (o->units - o->freeu) | (o->units - big) << 16 | f << 32;
@@ -997,13 +1183,13 @@ static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *
 {
 	struct och *o;
 	uint64_t p, l;
-	uint32_t x;
+	uint32_t i;
 	int tries, r;
 
 	slot_honour(b, s);
 	for (tries = 0; tries < 16; tries++) {
-		x = ix_find(s, n);
-		if (x == SL_NIL) {
+		i = ix_find(s, n);
+		if (i == SL_NIL) {
 			if (slot_rescan(b, v, s, n))
 				continue;
 			r = chunk_adopt(b, v, s, n);
@@ -1013,10 +1199,10 @@ static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *
 				slot_want(b, s);
 			return -EAGAIN;
 		}
-		o = node_och(s, x);
-		p = node_pos(x);
-		l = o->at[p].len;
-		ix_remove(s, o, p);
+		o = node_och(s, s->ex[i].x);
+		p = node_pos(s->ex[i].x);
+		l = s->ex[i].len;
+		ix_remove_rec(s, o, p, i);
 		if (l > n)
 			ix_insert(s, o, p + n, l - n);
 		if (nb_bitmap_claim_range_lazy(&v->bm, o->base + p, n) == 0) {
@@ -1037,7 +1223,7 @@ static int free_local(struct numballoc_buf *b, const struct buf_view *v, uint64_
 		      uint64_t lo, uint64_t n)
 {
 	struct slot *s = __atomic_load_n(&b->slot[(e - 1) >> 16], __ATOMIC_ACQUIRE);
-	uint32_t oi = (e - 1) & 0xffff;
+	uint32_t oi = (e - 1) & 0xffff, i;
 	struct och *o;
 
 	if (!s || __atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
@@ -1049,7 +1235,8 @@ static int free_local(struct numballoc_buf *b, const struct buf_view *v, uint64_
 	}
 	ix_free(s, o, &v->bm, lo - o->base, n);
 	/* an empty chunk goes back, unless it is the slot's last */
-	if (o->freeu == o->units && s->noch > 1 && o->at[0].len == o->units)
+	if (o->freeu == o->units && s->noch > 1 && (i = ix_rec(s, o, 0)) != SL_NIL &&
+	    s->ex[i].len == o->units)
 		chunk_release(b, s, o);
 	else
 		slot_honour(b, s);
@@ -1133,6 +1320,7 @@ static int buf_attach(struct numballoc_buf *b)
 		b->umask = b->unit - 1;
 	}
 	b->maxu = h->param[1];
+	b->fixed = b->maxu == b->cap0;
 	b->capword = nb_segment_capacity_word(&b->seg);
 	if (b->cap0 > NUMBALLOC_CAPACITY_MAX / b->unit || b->maxu > NUMBALLOC_CAPACITY_MAX / b->unit)
 		return -NUMBALLOC_ECORRUPT;	/* byte offsets must fit */
