@@ -1670,7 +1670,7 @@ int main(int argc, char **argv)
 	opt.cap = opt.quick ? 65536 : UINT64_C(1) << 20;
 	opt.bigcap = opt.quick ? UINT64_C(1) << 18 : UINT64_C(1) << 24;
 	opt.run_ns = opt.quick ? 300e3 : 20e6;
-	opt.duo_ns = opt.quick ? 300e3 : 50e6;
+	opt.duo_ns = opt.quick ? 300e3 : 30e6;
 	opt.samples = opt.quick ? 1 : 5;
 	main_pid = getpid();
 	atexit(names_cleanup);
