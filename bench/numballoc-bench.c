@@ -20,7 +20,12 @@
  * handle each): in each run one child alone, then two together, so that
  * both figures are taken the same way and at nearly the same moment; the
  * scale (throughput of two / throughput of one) is the median of the
- * runs' own ratios, from the slower child's CPU time.
+ * runs' own ratios, from wall time (what the callers pay) and from the
+ * slower child's CPU time. Each child stamps its progress, so the program
+ * knows how much of a round the two ran at the same moment (and a lone
+ * child at all); runs where that fell short are taken again, up to twice,
+ * then kept and counted, and the wall-time scale is printed both over all
+ * runs and over the runs where it did not fall short.
  */
 #include "config.h"
 
@@ -60,6 +65,7 @@ static struct {
 	uint64_t cap;		/* IDs in the large pools */
 	uint64_t bigcap;	/* IDs in the largest pools (pair figures) */
 	double run_ns;		/* aimed length of one timed run */
+	double duo_ns;		/* aimed length of one process's part of a two-process round */
 	int samples;		/* new-handle samples per run */
 	const char *cli;	/* numballoc-cli to time, or NULL */
 	const char *only;	/* run only figures whose name contains this */
@@ -337,8 +343,8 @@ struct fig {
 	char name[96];
 	double v[NENG][MAXRUNS];	/* ns per operation, one per run */
 	int n[NENG];			/* runs measured per engine; 0: not measured */
-	char extra[192];		/* more key=value pairs for the machine line */
-	char note[96];			/* for the person */
+	char extra[448];		/* more key=value pairs for the machine line */
+	char note[192];			/* for the person */
 };
 
 static char *machine;		/* the machine-readable lines, printed at the end */
@@ -520,46 +526,148 @@ static double measure_pairs(struct fig *f, enum eng e, const struct fill *fl, ui
 
 /* ------------------------------------------------ two processes at once */
 
+#define DUO_SEGS 64		/* checkpoints in each child's round */
+#define DUO_MIN_OVERLAP 0.9	/* a round pair below this is repeated, and said */
+#define DUO_TRIES 3		/* attempts at a run's round pair, at most */
+
 struct duo {
 	int ready;		/* children that are set up */
-	int go;			/* set by the parent: start */
+	int nproc;		/* children in the round */
+	int go;			/* set by the child that starts first: the other starts too */
+	uint64_t alive[2];	/* each child's clock while it waits to start */
 	uint64_t t0[2], t1[2];	/* each child's start and end, wall clock */
 	uint64_t cpu[2];	/* each child's CPU time in its pairs */
 	uint64_t bad;		/* failed operations */
 	uint64_t nheld[2];	/* IDs each child holds */
+	int nseg;		/* segments of a child's round, 1..DUO_SEGS */
+	uint64_t seg_end[2][DUO_SEGS];	/* wall clock at each segment's end */
+	uint64_t seg_cpu[2][DUO_SEGS];	/* CPU ns of each segment's pairs */
 };
 
+/*
+ * Wait until the round's children are all running, so that two start
+ * together (a child that spun alone may have been descheduled by the time
+ * the other is ready). Each one stamps its clock while it waits; the first
+ * to see the other's stamp fresh (DUO_FRESH_NS) sets go, and the other
+ * starts as soon as it sees it, which it can only do running. After
+ * DUO_WAIT_NS without that they start anyway, and the measured overlap
+ * says so. Nothing here is timed.
+ */
+#define DUO_FRESH_NS 20000
+#define DUO_WAIT_NS 1000000000
+static void duo_start(struct duo *d, int who)
+{
+	uint64_t t, start = now_ns(), other;
+
+	while (__atomic_load_n(&d->ready, __ATOMIC_ACQUIRE) < d->nproc)
+		;
+	if (d->nproc == 1)
+		return;
+	for (;;) {
+		if (__atomic_load_n(&d->go, __ATOMIC_ACQUIRE))
+			return;
+		t = now_ns();
+		__atomic_store_n(&d->alive[who], t, __ATOMIC_RELEASE);
+		other = __atomic_load_n(&d->alive[!who], __ATOMIC_ACQUIRE);
+		if ((other && other + DUO_FRESH_NS > t) || t - start > DUO_WAIT_NS) {
+			__atomic_store_n(&d->go, 1, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+/*
+ * The child's ITERS pairs in d->nseg segments, each stamped with its end
+ * (wall clock) and its CPU time, so that the parent can tell when the
+ * child was running: a few clock reads per segment, nothing in the pairs.
+ */
 static void duo_child(struct duo *d, int who, struct pool *p, uint64_t *held, uint64_t iters)
 {
-	uint64_t seed = 0xd00 + (uint64_t)who * 7919 + (uint64_t)getpid(), bad = 0, t;
+	uint64_t seed = 0xd00 + (uint64_t)who * 7919 + (uint64_t)getpid(), bad = 0, t = 0, c;
+	uint64_t n = (uint64_t)d->nseg;
+	int s;
 
 	pool_reopen(p);
 	__atomic_add_fetch(&d->ready, 1, __ATOMIC_SEQ_CST);
-	while (!__atomic_load_n(&d->go, __ATOMIC_ACQUIRE))
-		;
+	duo_start(d, who);
 	d->t0[who] = now_ns();
-	t = pairs(p, held, d->nheld[who], iters, &seed, &bad);
-	d->t1[who] = now_ns();
+	for (s = 0; s < d->nseg; s++) {
+		c = pairs(p, held, d->nheld[who], iters / n + ((uint64_t)s < iters % n), &seed,
+			  &bad);
+		d->seg_end[who][s] = now_ns();
+		d->seg_cpu[who][s] = c;
+		t += c;
+	}
+	d->t1[who] = d->seg_end[who][d->nseg - 1];
 	d->cpu[who] = t;
 	if (bad)
 		__atomic_add_fetch(&d->bad, bad, __ATOMIC_SEQ_CST);
 	_exit(0);
 }
 
+/* Child WHO's segment S: its wall interval [*A, *B) and the share of it the child ran. */
+static double duo_seg(const struct duo *d, int who, int s, uint64_t *a, uint64_t *b)
+{
+	*a = s ? d->seg_end[who][s - 1] : d->t0[who];
+	*b = d->seg_end[who][s];
+	if (*b <= *a)
+		return 1;
+	return d->seg_cpu[who][s] >= *b - *a ? 1 : (double)d->seg_cpu[who][s] / (double)(*b - *a);
+}
+
+/*
+ * The share of the round's wall interval [T0, T1) in which all NPROC
+ * children ran: with one child, the time it ran; with two, the time both
+ * ran, each segment's CPU time taken as spread evenly over its interval
+ * (segments are short beside the scheduler's slices, so a child that was
+ * descheduled shows as segments with little CPU time).
+ */
+static double duo_overlap(const struct duo *d, int nproc, uint64_t t0, uint64_t t1)
+{
+	double both = 0;
+	uint64_t a0, b0, a1, b1;
+	int i = 0, j = 0;
+
+	if (t1 <= t0)
+		return 0;
+	if (nproc == 1) {
+		for (i = 0; i < d->nseg; i++)
+			both += duo_seg(d, 0, i, &a0, &b0) * (double)(b0 - a0);
+		return both / (double)(t1 - t0);
+	}
+	while (i < d->nseg && j < d->nseg) {
+		double s0 = duo_seg(d, 0, i, &a0, &b0), s1 = duo_seg(d, 1, j, &a1, &b1);
+		uint64_t lo = a0 > a1 ? a0 : a1, hi = b0 < b1 ? b0 : b1;
+
+		if (hi > lo)
+			both += s0 * s1 * (double)(hi - lo);
+		if (b0 <= b1)
+			i++;
+		else
+			j++;
+	}
+	return both / (double)(t1 - t0);
+}
+
 /*
  * NPROC forked processes (1 or 2) at once, ITERS pairs each, on P, child
  * WHO freeing from HELD[WHO]. Returns the slower child's CPU ns per pair
- * of all of them together; *WALL gets the wall ns per pair.
+ * of all of them together; *WALL gets the wall ns per pair (from the first
+ * child's start to the last one's end: what the callers paid), *OVERLAP
+ * the share of that interval in which all of them ran (duo_overlap()).
  */
 static double duo_round(struct duo *d, struct pool *p, uint64_t **held, uint64_t iters,
-			int nproc, double *wall)
+			int nproc, double *wall, double *overlap)
 {
 	pid_t pid[2];
 	uint64_t cpu, t0, t1;
 	int who;
 
 	d->ready = 0;
+	d->nproc = nproc;
 	d->go = 0;
+	d->alive[0] = d->alive[1] = 0;
+	d->nseg = iters < DUO_SEGS ? (int)iters : DUO_SEGS;
 	for (who = 0; who < nproc; who++) {
 		pid[who] = fork();
 		if (pid[who] < 0)
@@ -567,9 +675,6 @@ static double duo_round(struct duo *d, struct pool *p, uint64_t **held, uint64_t
 		if (pid[who] == 0)
 			duo_child(d, who, p, held[who], iters);
 	}
-	while (__atomic_load_n(&d->ready, __ATOMIC_ACQUIRE) < nproc)
-		usleep(100);
-	__atomic_store_n(&d->go, 1, __ATOMIC_RELEASE);
 	for (who = 0; who < nproc; who++)
 		waitpid(pid[who], NULL, 0);
 	cpu = d->cpu[0];
@@ -581,6 +686,7 @@ static double duo_round(struct duo *d, struct pool *p, uint64_t **held, uint64_t
 		t1 = t1 > d->t1[1] ? t1 : d->t1[1];
 	}
 	*wall = (double)(t1 - t0) / (double)((uint64_t)nproc * iters);
+	*overlap = duo_overlap(d, nproc, t0, t1);
 	return (double)cpu / (double)((uint64_t)nproc * iters);
 }
 
@@ -590,6 +696,9 @@ struct duo_eng {
 	uint64_t iters;		/* pairs per process per round */
 	double scale[MAXRUNS];	/* per run: throughput of two / throughput of one */
 	double wall[MAXRUNS];	/* the same from wall time */
+	double overlap[MAXRUNS];	/* per run: share of the two-process round both ran */
+	double alone[MAXRUNS];	/* per run: share of the one-process round the child ran */
+	int repeated;		/* round pairs run again for too little overlap */
 	struct pool p;
 	uint64_t *held[2];	/* the IDs each child frees from */
 };
@@ -607,6 +716,14 @@ struct duo_eng {
  * (both free all over the pool), or with HALVES the lower half of the
  * pool's to one, the upper half's to the other (each frees in its own
  * part, as processes that allocate apart do).
+ *
+ * On a loaded machine the two children may not run at the same moment,
+ * and a lone child may be descheduled: then wall time measures the
+ * scheduler, not the allocator. Each run's round pair is taken again (up
+ * to DUO_TRIES times in all) while the two-process round's overlap or the
+ * one-process round's running share is below DUO_MIN_OVERLAP; the last
+ * attempt is kept whatever it is, with its overlap in DE[k].overlap[run]
+ * and DE[k].alone[run], so that the figures can say which runs fell short.
  */
 static void measure_duo(struct fig *f1, struct fig *f2, struct duo_eng *de, int ne,
 			const struct fill *fl, uint64_t cap, unsigned int policy, int halves)
@@ -628,9 +745,16 @@ static void measure_duo(struct fig *f1, struct fig *f2, struct duo_eng *de, int 
 	}
 	for (run = 0; run < opt.runs; run++) {
 		for (k = 0; k < ne; k++) {
-			double w1, w2;
-			double one = duo_round(d, &de[k].p, de[k].held, de[k].iters, 1, &w1);
-			double two = duo_round(d, &de[k].p, de[k].held, de[k].iters, 2, &w2);
+			double w1, w2, o1, o2, one, two;
+			int try;
+
+			for (try = 1;; try++) {
+				one = duo_round(d, &de[k].p, de[k].held, de[k].iters, 1, &w1, &o1);
+				two = duo_round(d, &de[k].p, de[k].held, de[k].iters, 2, &w2, &o2);
+				if ((o1 >= DUO_MIN_OVERLAP && o2 >= DUO_MIN_OVERLAP) || try == DUO_TRIES)
+					break;
+				de[k].repeated++;
+			}
 
 			if (de[k].e < NENG) {
 				fig_add(f1, de[k].e, one);
@@ -638,6 +762,8 @@ static void measure_duo(struct fig *f1, struct fig *f2, struct duo_eng *de, int 
 			}
 			de[k].scale[run] = one / two;
 			de[k].wall[run] = w1 / w2;
+			de[k].overlap[run] = o2;
+			de[k].alone[run] = o1;
 		}
 	}
 	if (d->bad) {
@@ -697,14 +823,40 @@ static void bench_pairs(void)
 	}
 }
 
+/* Did run RUN of DE have both rounds running at least DUO_MIN_OVERLAP of their wall time? */
+static int duo_ok(const struct duo_eng *de, int run)
+{
+	return de->overlap[run] >= DUO_MIN_OVERLAP && de->alone[run] >= DUO_MIN_OVERLAP;
+}
+
+/*
+ * DE's wall-time scale over its runs that duo_ok(), formatted into BUF
+ * ("na" when there are none); returns how many runs those are.
+ */
+static int duo_ok_wall(const struct duo_eng *de, char *buf, size_t size)
+{
+	double w[MAXRUNS];
+	int run, n = 0;
+
+	for (run = 0; run < opt.runs; run++)
+		if (duo_ok(de, run))
+			w[n++] = de->wall[run];
+	if (n)
+		snprintf(buf, size, "%.2f", median(w, n, NULL, NULL));
+	else
+		snprintf(buf, size, "na");
+	return n;
+}
+
 static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int halves)
 {
 	struct duo_eng de[NENG + 1];
 	struct fig f1, f2;
 	struct fill fl;
-	char lab[16], fx[48] = "", fn[24] = "";
-	double med, lo, hi, mx, hb, wall, hbw;
-	int k, ne = NENG;
+	char lab[16], fx[48] = "", fn[24] = "", fo[128] = "", fon[24] = "";
+	char okw[16], okh[16], okf[16];
+	double med, lo, hi, mx, hb, wall, hbw, ov, ovlo, alo;
+	int k, ne = NENG, nok;
 
 	memset(&f1, 0, sizeof(f1));
 	memset(&f2, 0, sizeof(f2));
@@ -728,7 +880,7 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int ha
 		memset(&cal, 0, sizeof(cal));
 		de[k].e = (enum eng)k;
 		ns = measure_pairs(&cal, de[k].e, &fl, cap, pol);
-		de[k].iters = (uint64_t)(opt.run_ns / (ns > 1 ? ns : 1));
+		de[k].iters = (uint64_t)(opt.duo_ns / (ns > 1 ? ns : 1));
 		if (de[k].iters < 64)
 			de[k].iters = 64;
 	}
@@ -749,19 +901,34 @@ static void duo_one(unsigned int pol, double pct, uint64_t cap, int slot, int ha
 	mx = median(de[E_MX].scale, opt.runs, NULL, NULL);
 	hb = median(de[E_HB].scale, opt.runs, NULL, NULL);
 	hbw = median(de[E_HB].wall, opt.runs, NULL, NULL);
+	ov = median(de[E_NB].overlap, opt.runs, &ovlo, NULL);
+	median(de[E_NB].alone, opt.runs, &alo, NULL);
+	nok = duo_ok_wall(&de[E_NB], okw, sizeof(okw));
+	duo_ok_wall(&de[E_HB], okh, sizeof(okh));
 	if (ne > NENG) {
 		double fl_med = median(de[E_FL].scale, opt.runs, NULL, NULL);
 		double fl_wall = median(de[E_FL].wall, opt.runs, NULL, NULL);
+		double fl_ov = median(de[E_FL].overlap, opt.runs, NULL, NULL);
+		int fl_nok = duo_ok_wall(&de[E_FL], okf, sizeof(okf));
 
 		snprintf(fx, sizeof(fx), " floor_scale=%.2f floor_wall_scale=%.2f", fl_med, fl_wall);
 		snprintf(fn, sizeof(fn), ", floor %.2f", fl_wall);
+		snprintf(fo, sizeof(fo),
+			 "floor_overlap=%.2f floor_ok_runs=%d floor_repeated=%d floor_wall_scale_ok=%s ",
+			 fl_ov, fl_nok, de[E_FL].repeated, okf);
+		snprintf(fon, sizeof(fon), ", floor %s", okf);
 	}
 	snprintf(f2.extra, sizeof(f2.extra),
-		 "scale=%.2f scale_min=%.2f scale_max=%.2f wall_scale=%.2f mutex_scale=%.2f "
-		 "hint_scale=%.2f hint_wall_scale=%.2f%s",
-		 med, lo, hi, wall, mx, hb, hbw, fx);
-	snprintf(f2.note, sizeof(f2.note), "x1 wall %.2f (hint %.2f%s); cpu %.2f", wall, hbw, fn,
-		 med);
+		 "scale=%.2f scale_min=%.2f scale_max=%.2f overlap=%.2f overlap_min=%.2f "
+		 "alone_min=%.2f ok_runs=%d repeated=%d wall_scale_ok=%s hint_wall_scale_ok=%s %s"
+		 "wall_scale=%.2f mutex_scale=%.2f hint_scale=%.2f hint_wall_scale=%.2f%s",
+		 med, lo, hi, ov, ovlo, alo, nok, de[E_NB].repeated, okw, okh, fo, wall, mx, hb, hbw,
+		 fx);
+	snprintf(f2.note, sizeof(f2.note),
+		 "x1 wall %.2f (hint %.2f%s); cpu %.2f; both ran %.0f%% (min %.0f%%); "
+		 "%d/%d runs ok: wall %s (hint %s%s); %d repeated",
+		 wall, hbw, fn, med, 100 * ov, 100 * ovlo, nok, opt.runs, okw, okh, fon,
+		 de[E_NB].repeated);
 	fig_print(&f1);
 	fig_print(&f2);
 	free(fl.ids);
@@ -775,7 +942,13 @@ static void bench_duo(void)
 	       "# of both together, from the CPU time of the slower one; x1: throughput of two / throughput\n"
 	       "# of one, the median of each run's own ratio, from wall time, then from CPU time). The\n"
 	       "# fill is dealt to the two in turn, or (/halves) the lower half's IDs to one and the\n"
-	       "# upper half's to the other: at 0%% nothing is held, so the 0%% line is both.\n");
+	       "# upper half's to the other: at 0%% nothing is held, so the 0%% line is both.\n"
+	       "# Both ran: the median (and least) share of a two-process round's wall time in which\n"
+	       "# both processes ran. A run is ok when that share, and the lone process's share of its\n"
+	       "# own round, are at least %.0f%%; a run that is not is taken again (%d tries at most,\n"
+	       "# 'repeated' counts them) and then kept; 'runs ok: wall' is the wall-time x1 of the ok\n"
+	       "# runs alone (na: none). On a loaded machine only that figure is the allocator's.\n",
+	       100 * DUO_MIN_OVERLAP, DUO_TRIES);
 	for (pol = 0; pol < 3; pol++) {
 		for (fi = 0; fi < NDUO_FILLS; fi++)
 			duo_one(pol, duo_fills[fi], opt.cap, (int)fi, 0);
@@ -1497,6 +1670,7 @@ int main(int argc, char **argv)
 	opt.cap = opt.quick ? 65536 : UINT64_C(1) << 20;
 	opt.bigcap = opt.quick ? UINT64_C(1) << 18 : UINT64_C(1) << 24;
 	opt.run_ns = opt.quick ? 300e3 : 20e6;
+	opt.duo_ns = opt.quick ? 300e3 : 30e6;
 	opt.samples = opt.quick ? 1 : 5;
 	main_pid = getpid();
 	atexit(names_cleanup);
