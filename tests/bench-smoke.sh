@@ -36,9 +36,11 @@ else
 	echo "not ok 3 - baselines measured in the same invocation"
 fi
 # the floor beside spread's and cyclic's two-process figures only (pool64 is
-# spaced: no floor), with the wall-time scales the targets are set in
+# spaced: no floor), with the wall-time scales the targets are set in and
+# the share of each round both children ran (overlap, ok runs)
 if grep -q '^name=pair2/spread/99% .* wall_scale=[0-9.]* .*hint_wall_scale=[0-9.]* floor_scale=[0-9][0-9.]* floor_wall_scale=[0-9][0-9.]*$' "$out" &&
 	grep -q '^name=pair2/cyclic/99%/halves .* floor_wall_scale=[0-9][0-9.]*$' "$out" &&
+	grep -q '^name=pair2/spread/99% .* overlap=[0-9.]* overlap_min=[0-9.]* .*ok_runs=[0-9]* repeated=[0-9]* ' "$out" &&
 	! grep '^name=pair2/' "$out" | grep -v '^name=pair2/\(spread\|cyclic\)/[0-9]' | grep -q floor_scale; then
 	echo "ok 4 - the floor's scale beside spread's and cyclic's two-process figures, and only there"
 else
