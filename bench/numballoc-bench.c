@@ -104,7 +104,10 @@ static void *shared(size_t size)
 	return p;
 }
 
-/* Pool names made by this run, removed at exit and on SIGINT/SIGTERM. */
+/*
+ * Pool names made by this run, removed at exit and on SIGINT, SIGTERM,
+ * SIGHUP and SIGPIPE (`numballoc-bench | head` leaves nothing behind).
+ */
 static char names[MAXNAMES][64];
 static pid_t main_pid;
 
@@ -1676,6 +1679,8 @@ int main(int argc, char **argv)
 	atexit(names_cleanup);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, on_signal);
 
 	printf("numballoc-bench%s: %d runs per figure; median, min, max of numballoc, then the\n"
 	       "medians of the baselines (mutex: process-shared mutex + linear scan; hint: Go\n"
