@@ -2070,16 +2070,102 @@ static void ix_forget(struct nb_bitmap *bm, uint64_t w0, uint64_t w1)
 			ix_invalidate_up(bm, 1, i);
 }
 
+/*
+ * The packed case of the two (issue 16, session 3): claim_range_how() and
+ * release_range_how() with LAZY 1, the same words, CASes and summary rule,
+ * with the masks computed once (in a packed bitmap every bit of the range
+ * is valid; only the last word has bits that are not) and release_mask()
+ * inlined with summary_set()'s first look (one load of the summary word,
+ * no call, when its bit is set, as lazy clearing leaves it).
+ */
+static inline uint64_t pk_mask(uint64_t w, uint64_t w0, uint64_t w1, uint64_t m0, uint64_t m1)
+{
+	return (w == w0 ? m0 : FULL) & (w == w1 ? m1 : FULL);
+}
+
+static inline void pk_summary(struct nb_bitmap *bm, uint64_t w)
+{
+	if (bm->nlevels > 0 && !(word_load(&bm->level[1][w / 64]) & bit_of(w)))
+		summary_set(bm, 0, w);
+}
+
+/* release_mask() of a packed bitmap, from OLD as loaded. */
+static inline int pk_release(struct nb_bitmap *bm, uint64_t w, uint64_t m, uint64_t old,
+			     int strict)
+{
+	uint64_t *p = &bm->words[w], prev;
+	uint64_t vm = w == bm->lastword ? ~bm->lastmask : 0;
+
+	for (;;) {
+		if (strict && (old & m) != m)
+			return -ENOENT;
+		if ((old | vm) == FULL)
+			pk_summary(bm, w);	/* before: a crash after the CAS leaves it set */
+		prev = cas(p, old, old & ~m);
+		if (prev == old)
+			break;
+		old = prev;
+	}
+	if ((old | vm) == FULL)
+		pk_summary(bm, w);	/* after: a concurrent clearer cannot hide it */
+	return 0;
+}
+
 int nb_bitmap_claim_range_lazy(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 {
+	uint64_t w0, w1, m0, m1, w, now;
+
 	if (bm->spaced)
 		return nb_bitmap_claim_range(bm, first, n);
-	return claim_range_how(bm, first, n, 1);
+	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+		return -EINVAL;
+	w0 = first / 64;
+	w1 = (first + n - 1) / 64;
+	m0 = mask_from(first % 64);
+	m1 = mask_to((first + n - 1) % 64);
+	for (w = w0; w <= w1; w++)
+		if (claim_mask_lazy(bm, w, pk_mask(w, w0, w1, m0, m1), &now) < 0)
+			break;
+	if (w > w1)
+		return 0;
+	/* Roll back what this call claimed: those bits are ours alone. */
+	if (w > w0) {
+		uint64_t wl = w - 1;
+
+		while (w-- > w0)
+			pk_release(bm, w, pk_mask(w, w0, w1, m0, m1), word_load(&bm->words[w]), 0);
+		ix_forget(bm, w0, wl);
+	}
+	return -EEXIST;
 }
 
 int nb_bitmap_release_range_quick(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 {
+	uint64_t w0, w1, m0, m1, w, m;
+	int r;
+
 	if (bm->spaced)
 		return nb_bitmap_release_range(bm, first, n);
-	return release_range_how(bm, first, n, 1);
+	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+		return -EINVAL;
+	w0 = first / 64;
+	w1 = (first + n - 1) / 64;
+	m0 = mask_from(first % 64);
+	m1 = mask_to((first + n - 1) % 64);
+	if (w0 == w1) {
+		r = pk_release(bm, w0, m0 & m1, word_load(&bm->words[w0]), 1);
+		if (r == 0)
+			ix_forget(bm, w0, w0);
+		return r;
+	}
+	for (w = w0; w <= w1; w++) {
+		m = pk_mask(w, w0, w1, m0, m1);
+		if ((word_load(&bm->words[w]) & m) != m)
+			return -ENOENT;
+	}
+	/* All set a moment ago; only a concurrent double free can interfere. */
+	for (w = w0; w <= w1; w++)
+		pk_release(bm, w, pk_mask(w, w0, w1, m0, m1), word_load(&bm->words[w]), 0);
+	ix_forget(bm, w0, w1);
+	return 0;
 }

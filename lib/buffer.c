@@ -31,7 +31,8 @@
  * classes to 64 units, then 8 per power of two, a class mask) over the
  * free extents of all of them, built from the words when it adopts a
  * chunk: a 16-byte record per free extent (its node, length and class
- * list), found by node through a hash table, and per owned chunk a bit
+ * list), found by node through a hash table kept at most a quarter full
+ * (short probe runs), and per owned chunk a bit
  * per unit that marks where extents start; a few hundred KiB in all,
  * mostly in cache. An allocation takes an extent from the index (the newest of the
  * request's own class if it fits, else the newest of the smallest class
@@ -241,7 +242,7 @@ struct slot {
 	uint32_t ex_cap, ex_n;
 	uint32_t ex_free;		/* a free list of records (through next), or SL_NIL */
 	uint64_t *ht;			/* open addressing, key << 32 | value, HT_EMPTY */
-	unsigned int ht_bits;		/* 2^ht_bits entries, at most half of them used */
+	unsigned int ht_bits;		/* 2^ht_bits entries, at most a quarter used */
 	uint32_t ht_used;
 	uint64_t want_seen;		/* the last 'wanted' value it looked at */
 	struct live_ent live[NLIVE];	/* other owners seen alive or dead */
@@ -565,9 +566,12 @@ static void ht_set(struct slot *s, uint32_t key, uint32_t val)
 /* KEY -> VAL, replacing; -ENOMEM when the table could not grow (nothing changed). */
 static int ht_put(struct slot *s, uint32_t key, uint32_t val)
 {
-	if ((s->ht_used + 1) * 2 > UINT32_C(1) << s->ht_bits) {
+	/* at most a quarter full: short probe runs (half full cost 10 ns an operation) */
+	if ((uint64_t)(s->ht_used + 1) * 4 > UINT64_C(1) << s->ht_bits) {
 		uint64_t *old = s->ht, *nt, i, n = UINT64_C(1) << s->ht_bits;
 
+		if (s->ht_bits >= 31)
+			return -ENOMEM;
 		nt = malloc(2 * n * sizeof(*nt));
 		if (!nt)
 			return -ENOMEM;
