@@ -2083,6 +2083,23 @@ static inline uint64_t pk_mask(uint64_t w, uint64_t w0, uint64_t w1, uint64_t m0
 	return (w == w0 ? m0 : FULL) & (w == w1 ? m1 : FULL);
 }
 
+/*
+ * The words [*W0, *W1] of the bits [FIRST, FIRST + N) of a packed bitmap
+ * and the masks of its first and last word (*M0, *M1): -EINVAL for an
+ * empty or out-of-range request, else 0.
+ */
+static inline int pk_bounds(const struct nb_bitmap *bm, uint64_t first, uint64_t n, uint64_t *w0,
+			    uint64_t *w1, uint64_t *m0, uint64_t *m1)
+{
+	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+		return -EINVAL;
+	*w0 = first / 64;
+	*w1 = (first + n - 1) / 64;
+	*m0 = mask_from(first % 64);
+	*m1 = mask_to((first + n - 1) % 64);
+	return 0;
+}
+
 static inline void pk_summary(struct nb_bitmap *bm, uint64_t w)
 {
 	if (bm->nlevels > 0 && !(word_load(&bm->level[1][w / 64]) & bit_of(w)))
@@ -2120,12 +2137,8 @@ int nb_bitmap_claim_range_lazy(struct nb_bitmap *bm, uint64_t first, uint64_t n)
 
 	if (bm->spaced)
 		return nb_bitmap_claim_range(bm, first, n);
-	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+	if (pk_bounds(bm, first, n, &w0, &w1, &m0, &m1) < 0)
 		return -EINVAL;
-	w0 = first / 64;
-	w1 = (first + n - 1) / 64;
-	m0 = mask_from(first % 64);
-	m1 = mask_to((first + n - 1) % 64);
 	for (w = w0; w <= w1; w++)
 		if (claim_mask_lazy(bm, w, pk_mask(w, w0, w1, m0, m1), &now) < 0)
 			break;
@@ -2149,12 +2162,8 @@ int nb_bitmap_release_range_quick(struct nb_bitmap *bm, uint64_t first, uint64_t
 
 	if (bm->spaced)
 		return nb_bitmap_release_range(bm, first, n);
-	if (n == 0 || first >= bm->nbits || n > bm->nbits - first)
+	if (pk_bounds(bm, first, n, &w0, &w1, &m0, &m1) < 0)
 		return -EINVAL;
-	w0 = first / 64;
-	w1 = (first + n - 1) / 64;
-	m0 = mask_from(first % 64);
-	m1 = mask_to((first + n - 1) % 64);
 	if (w0 == w1) {
 		r = pk_release(bm, w0, m0 & m1, word_load(&bm->words[w0]), 1);
 		if (r == 0)
