@@ -359,12 +359,10 @@ static inline __attribute__((always_inline)) int claim_fast(struct numballoc *p,
 	if (spaced ? !nb_bitmap_claim_start_spaced(&p->bm, lo, hi, start, bit)
 		   : !nb_bitmap_claim_start(&p->bm, lo, hi, start, bit))
 		return 0;
-	if (p->policy == NUMBALLOC_SPREAD)
-		h->bit = *bit;
-	else if (p->policy == NUMBALLOC_CYCLIC && !spaced)
-		h->bit = *bit + 1;
-	else if (p->policy == NUMBALLOC_CYCLIC)
-		nb_bitmap_set_cursor(&p->bm, *bit + 1 < p->capacity ? *bit + 1 : 0);
+	if (p->policy == NUMBALLOC_CYCLIC && !spaced)
+		h->bit = *bit + 1;	/* the window's next ID; the cursor stays */
+	else
+		policy_claimed(p, h, *bit);
 	return 1;
 }
 
