@@ -499,32 +499,91 @@ static uint64_t calibrate(struct pool *p, uint64_t *held, uint64_t nheld, uint64
 	return n < 16 ? 16 : n > (UINT64_C(1) << 26) ? UINT64_C(1) << 26 : n;
 }
 
+/* One engine's pool for the pair figures: the pool, its held IDs, its draws. */
+struct pair_run {
+	struct pool p;
+	uint64_t *held;
+	uint64_t seed, bad, iters;
+};
+
+static void pair_run_start(struct pair_run *pr, enum eng e, const struct fill *fl, uint64_t cap,
+			   unsigned int policy)
+{
+	uint64_t i;
+
+	pr->held = malloc((fl->n + 1) * sizeof(uint64_t));
+	if (!pr->held)
+		die("out of memory");
+	pr->seed = 0x5eed + (uint64_t)e;
+	pr->bad = 0;
+	pool_create(&pr->p, e, cap, policy);
+	fill_apply(fl, &pr->p);
+	for (i = 0; i < fl->n; i++)
+		pr->held[i] = fl->ids[i];
+	pr->iters = calibrate(&pr->p, pr->held, fl->n, &pr->seed);
+}
+
+/* One timed run: ns per pair. */
+static double pair_run_once(struct pair_run *pr, uint64_t nheld)
+{
+	return (double)pairs(&pr->p, pr->held, nheld, pr->iters, &pr->seed, &pr->bad) /
+	       (double)pr->iters;
+}
+
+static void pair_run_end(struct pair_run *pr, const char *name)
+{
+	if (pr->bad) {
+		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " failed operations (%d)\n", name,
+			pr->bad, (int)pr->p.e);
+		wrong++;
+	}
+	pool_destroy(&pr->p);
+	free(pr->held);
+}
+
 /* One process: the ns of one pair per run into F; returns the median. */
 static double measure_pairs(struct fig *f, enum eng e, const struct fill *fl, uint64_t cap,
 			    unsigned int policy)
 {
-	struct pool p;
-	uint64_t *held = malloc((fl->n + 1) * sizeof(uint64_t));
-	uint64_t seed = 0x5eed + (uint64_t)e, bad = 0, iters, i;
+	struct pair_run pr;
 	int run;
 
-	if (!held)
-		die("out of memory");
-	pool_create(&p, e, cap, policy);
-	fill_apply(fl, &p);
-	for (i = 0; i < fl->n; i++)
-		held[i] = fl->ids[i];
-	iters = calibrate(&p, held, fl->n, &seed);
+	pair_run_start(&pr, e, fl, cap, policy);
 	for (run = 0; run < opt.runs; run++)
-		fig_add(f, e, (double)pairs(&p, held, fl->n, iters, &seed, &bad) / (double)iters);
-	if (bad) {
-		fprintf(stderr, "numballoc-bench: %s: %" PRIu64 " failed operations (%d)\n",
-			f->name, bad, (int)e);
-		wrong++;
-	}
-	pool_destroy(&p);
-	free(held);
+		fig_add(f, e, pair_run_once(&pr, fl->n));
+	pair_run_end(&pr, f->name);
 	return fig_median(f, e);
+}
+
+/*
+ * The pair figures: the engines of MASK (bits 1 << enum eng) side by side,
+ * their timed runs in turn (numballoc, then each baseline, then numballoc
+ * again), so that a slow spell of this shared machine falls on all of
+ * them alike, not on whichever ran then. Each engine has its own pool,
+ * filled the same, and its own held IDs. *PAIRED gets the median of each
+ * run's own ratio hint / numballoc.
+ */
+static void measure_pairs_turns(struct fig *f, unsigned int mask, const struct fill *fl,
+				uint64_t cap, unsigned int policy, double *paired)
+{
+	struct pair_run pr[NENG];
+	double r[MAXRUNS];
+	enum eng e;
+	int run;
+
+	for (e = 0; e < NENG; e++)
+		if (mask & (1u << e))
+			pair_run_start(&pr[e], e, fl, cap, policy);
+	for (run = 0; run < opt.runs; run++) {
+		for (e = 0; e < NENG; e++)
+			if (mask & (1u << e))
+				fig_add(f, e, pair_run_once(&pr[e], fl->n));
+		r[run] = f->v[E_HB][run] / f->v[E_NB][run];
+	}
+	*paired = median(r, opt.runs, NULL, NULL);
+	for (e = 0; e < NENG; e++)
+		if (mask & (1u << e))
+			pair_run_end(&pr[e], f->name);
 }
 
 /* ------------------------------------------------ two processes at once */
@@ -791,7 +850,7 @@ static const double duo_fills[] = { 0, 90, 99, 99.9 };
 static void bench_pairs(void)
 {
 	unsigned int pol, fi, big;
-	enum eng e;
+	double paired;
 	char lab[16], sfx[16];
 
 	for (big = 0; big < 2; big++) {
@@ -802,7 +861,8 @@ static void bench_pairs(void)
 			snprintf(sfx, sizeof(sfx), "/2^%d", __builtin_ctzll(cap));
 		printf("\n# alloc + free of a random held ID (held in a uint64_t array, the ID to free\n"
 		       "# drawn as the loop reaches it: no prefetch), one process, pool of %" PRIu64
-		       " IDs%s\n",
+		       " IDs;\n# the engines' timed runs in turn; 'run by run': the median of each"
+		       " run's hint / numballoc%s\n",
 		       cap, big ? "\n# (no mutex figures here: its linear scan from 0 makes them minutes)" : "");
 		for (pol = 0; pol < 3; pol++) {
 			for (fi = 0; fi < NPAIR_FILLS; fi++) {
@@ -815,10 +875,12 @@ static void bench_pairs(void)
 				if (skip(f.name))
 					continue;
 				fill_random(&fl, cap, fill_count(pair_fills[fi], cap), 42 + fi);
-				for (e = 0; e < NENG; e++)
-					if (!big || e != E_MX)
-						measure_pairs(&f, e, &fl, cap, pol);
-				snprintf(f.extra, sizeof(f.extra), "cap=%" PRIu64, cap);
+				measure_pairs_turns(&f,
+						    (1u << E_NB) | (1u << E_HB) | (big ? 0 : 1u << E_MX),
+						    &fl, cap, pol, &paired);
+				snprintf(f.extra, sizeof(f.extra), "cap=%" PRIu64 " paired_hint=%.2f",
+					 cap, paired);
+				snprintf(f.note, sizeof(f.note), "run by run %.2f", paired);
 				fig_print(&f);
 				free(fl.ids);
 			}
