@@ -29,8 +29,10 @@ if [ -z "$missing" ]; then
 else
 	echo "not ok 2 - a machine-readable line for every scenario (missing:$missing)"
 fi
-# the 1-process pair figures: numballoc and both baselines measured
-if grep '^name=pair/' "$out" | grep -v 'mutex_ns=0.0 \|hint_ns=0.0 ' | grep -q 'ratio_mutex=[0-9]'; then
+# the 1-process pair figures: numballoc and both baselines measured, and
+# every one with its run-by-run ratio (the engines' runs in turn)
+if grep '^name=pair/' "$out" | grep -v 'mutex_ns=0.0 \|hint_ns=0.0 ' | grep -q 'ratio_mutex=[0-9]' &&
+	! grep '^name=pair/' "$out" | grep -vq ' paired_hint=[0-9][0-9.]*\( \|$\)'; then
 	echo "ok 3 - baselines measured in the same invocation"
 else
 	echo "not ok 3 - baselines measured in the same invocation"
