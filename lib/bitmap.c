@@ -660,23 +660,7 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
 #ifdef NB_TEST_WINDOWS
 /* A test build only (tests/check_lowest_race.c): called inside the races above, to widen them. */
 void (*nb_test_window)(int where);
-#define TEST_WINDOW(k) do { if (nb_test_window) nb_test_window(k); } while (0)
-#else
-#define TEST_WINDOW(k) ((void)0)
 #endif
-
-/* The advice L with a full stretch of D after it, D rounded down (see above). */
-static uint64_t low_pack(uint64_t l, uint64_t d)
-{
-	unsigned int e = d >> 18 ? 46 - (unsigned int)__builtin_clzll(d) : 0;
-
-	return l | (uint64_t)e << NB_LOW_SHIFT | (d >> e) << (NB_LOW_SHIFT + 5);
-}
-
-static int low_set(const struct nb_bitmap *bm, uint64_t l)
-{
-	return l < bm->nbits && (word_load(&bm->words[l / 64]) & bit_of(l));
-}
 
 /*
  * X is clear: lower the advice to it. FREED: a release of X alone (the
@@ -695,20 +679,20 @@ void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
 			s = l + 1;
 		if (x == l || x >= s)
 			return;
-		lset = freed && low_set(bm, l);
-		TEST_WINDOW(2);
+		lset = freed && nb_low_set(bm, l);
+		NB_TEST_WINDOW(2);
 		if (lset)
-			n = low_pack(x, s - x);		/* L set: (X, S) as full as (L, S) */
+			n = nb_low_pack(x, s - x);		/* L set: (X, S) as full as (L, S) */
 		else if (x < l)
-			n = freed ? low_pack(x, l - x) : x;
+			n = freed ? nb_low_pack(x, l - x) : x;
 		else
-			n = low_pack(l, x - l);		/* the stretch ends at X */
+			n = nb_low_pack(l, x - l);		/* the stretch ends at X */
 		prev = cas(lw, a, n);
 		if (prev != a) {
 			a = prev;
 			continue;
 		}
-		if (!lset || low_set(bm, l))
+		if (!lset || nb_low_set(bm, l))
 			return;
 		x = l;		/* L was released meanwhile: cut the stretch at it */
 		a = n;
@@ -742,7 +726,7 @@ static void lowest_recheck(struct nb_bitmap *bm, uint64_t l, uint64_t s, uint64_
 {
 	uint64_t x = NB_NONE, from = s > l + 1 ? s : l + 1;
 
-	if (!low_set(bm, l))
+	if (!nb_low_set(bm, l))
 		x = l;
 	else if (from < b)
 		x = first_clear(bm, from, b);
@@ -785,7 +769,7 @@ int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, 
 		}
 	}
 	if (b != NB_NONE) {
-		TEST_WINDOW(1);
+		NB_TEST_WINDOW(1);
 		if (cas(lw, a, b) == a)
 			lowest_recheck(bm, l, s, b);
 		*bit = b;

@@ -369,6 +369,37 @@ static inline uint64_t nb_low_end(uint64_t a)
 	return (a & NB_LOW_MASK) + ((a >> (NB_LOW_SHIFT + 5)) << ((a >> NB_LOW_SHIFT) & 31));
 }
 
+/* The advice L with a full stretch of D bits after it, D rounded down to 18 bits of mantissa. */
+static inline uint64_t nb_low_pack(uint64_t l, uint64_t d)
+{
+	unsigned int e = d >> 18 ? 46 - (unsigned int)__builtin_clzll(d) : 0;
+
+	return l | (uint64_t)e << NB_LOW_SHIFT | (d >> e) << (NB_LOW_SHIFT + 5);
+}
+
+/* 1 when bit L is set (0 when clear, or outside the pool). */
+static inline int nb_low_set(const struct nb_bitmap *bm, uint64_t l)
+{
+	return l < bm->nbits && ((uatomic_read(&bm->words[l / 64]) >> (l % 64)) & 1);
+}
+
+/*
+ * A test build only (tests/check_lowest_race.c): called inside the races
+ * of the lowest advice (bitmap.c), to widen them.
+ */
+#ifdef NB_TEST_WINDOWS
+extern void (*nb_test_window)(int where);
+#define NB_TEST_WINDOW(k) do { if (nb_test_window) nb_test_window(k); } while (0)
+#else
+#define NB_TEST_WINDOW(k) ((void)0)
+#endif
+
+/* The advice's L (no clear bit below it), as read now; may be beyond the pool. */
+static inline uint64_t nb_bitmap_low(const struct nb_bitmap *bm)
+{
+	return uatomic_read(&bm->cursor[NB_LOW]) & NB_LOW_MASK;
+}
+
 /* The lowest search of [LO, HI] from the advice word: 0 and *BIT, or -ENOSPC after a definitive pass. */
 int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t *bit);
 /* The rare ends of the two below (bitmap.c). */
@@ -407,13 +438,32 @@ static inline int nb_bitmap_claim_lowest(struct nb_bitmap *bm, uint64_t lo, uint
 /*
  * After a release of BIT (its CAS done): lower the advice when BIT is
  * below L, or inside the stretch it says is full. One load otherwise.
+ * The common lowering inline: L set (a claim took it), so the advice
+ * becomes (BIT, S) with one CAS, and L is read again after it, as
+ * nb_bitmap_lowest_lower() does (bitmap.c, "The lowest advice"); every
+ * other case, and a lost CAS, goes to it.
  */
 static inline void nb_bitmap_lowest_freed(struct nb_bitmap *bm, uint64_t bit)
 {
-	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK;
+	uint64_t *lw = &bm->cursor[NB_LOW], a = uatomic_read(lw), l = a & NB_LOW_MASK, s;
 
-	if (bit != l && (bit < l || bit < nb_low_end(a)))
-		nb_bitmap_lowest_lower(bm, bit, 1);
+	if (bit == l)
+		return;
+	s = nb_low_end(a);
+	if (s <= l)
+		s = l + 1;
+	if (bit >= s)
+		return;
+	if (!nb_low_set(bm, l))
+		goto out;
+	NB_TEST_WINDOW(2);
+	if (uatomic_cmpxchg(lw, a, nb_low_pack(bit, s - bit)) != a)
+		goto out;
+	if (__builtin_expect(nb_low_set(bm, l), 1))
+		return;
+	bit = l;	/* L was released meanwhile: cut the stretch at it */
+out:
+	nb_bitmap_lowest_lower(bm, bit, 1);
 }
 
 #endif /* NB_BITMAP_H */

@@ -655,8 +655,17 @@ NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 
 	if (!pool || !id)
 		return -EINVAL;
-	if (pool->fast != NB_FAST_SPREAD)
+	if (pool->fast != NB_FAST_SPREAD) {
+		/* issue 20, lowest: L's word inline, else the search from the advice */
+		if (pool->fast == NB_FAST_LOWEST) {
+			if (nb_bitmap_claim_word(&pool->bm, nb_bitmap_low(&pool->bm), &bit)) {
+				*id = pool->base + bit;
+				return 0;
+			}
+			return alloc_lowest(pool, 0, pool->capacity - 1, id);
+		}
 		return alloc_whole(pool, id);
+	}
 	h = hint_last.h;
 	if (__builtin_expect(hint_mine(pool), 1) &&
 	    nb_bitmap_claim_word(&pool->bm, h->bit, &bit)) {
@@ -754,6 +763,20 @@ static __attribute__((noinline)) int free_other(struct numballoc *pool, uint64_t
 }
 
 /*
+ * issue 20, lowest: the release, then the advice goes down after its CAS
+ * (bitmap.h). A function of its own, tail-called, so that the other fast
+ * pools' free saves no registers for it.
+ */
+static __attribute__((noinline)) int free_lowest(struct nb_bitmap *bm, uint64_t bit)
+{
+	int r = nb_bitmap_release_bit(bm, bit);
+
+	if (r == 0)
+		nb_bitmap_lowest_freed(bm, bit);
+	return r;
+}
+
+/*
  * A fast pool (see numballoc_alloc()): one range check, the SPREAD hint,
  * and the engine's inline release, whose rare cases are tail calls.
  */
@@ -779,12 +802,7 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 	} else if (__builtin_expect(!pool->fast, 0)) {
 		return free_other(pool, id);
 	} else if (pool->fast == NB_FAST_LOWEST) {
-		/* issue 20, lowest: the advice goes down after the release's CAS */
-		int r = nb_bitmap_release_bit(&pool->bm, bit);
-
-		if (r == 0)
-			nb_bitmap_lowest_freed(&pool->bm, bit);
-		return r;
+		return free_lowest(&pool->bm, bit);	/* issue 20, lowest */
 	}
 	bm = &pool->bm;
 	__asm__("" : "+r"(bm));	/* one register for bm and pool, not two: none to save */
