@@ -699,6 +699,21 @@ void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
 	}
 }
 
+/*
+ * A specific bit of a pool that keeps the advice (numballoc_alloc_id()):
+ * as nb_bitmap_claim_bit(), but a word it fills keeps its summary bit
+ * set, as a lowest claim's does (lazy, above), so that a release into it
+ * writes no summary. -EINVAL for a spaced bitmap (no advice there).
+ */
+int nb_bitmap_claim_bit_lazy(struct nb_bitmap *bm, uint64_t bit)
+{
+	uint64_t now;
+
+	if (bit >= bm->nbits || bm->spaced)
+		return -EINVAL;
+	return claim_mask_lazy(bm, bit / 64, bit_of(bit), &now);
+}
+
 /* The first clear bit of [from, to), or NB_NONE. */
 static uint64_t first_clear(const struct nb_bitmap *bm, uint64_t from, uint64_t to)
 {

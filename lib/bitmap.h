@@ -402,6 +402,8 @@ static inline uint64_t nb_bitmap_low(const struct nb_bitmap *bm)
 
 /* The lowest search of [LO, HI] from the advice word: 0 and *BIT, or -ENOSPC after a definitive pass. */
 int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, uint64_t *bit);
+/* Claim BIT, leaving a filled word's summary bit set (lazy): -EEXIST if set, -EINVAL if spaced. */
+int nb_bitmap_claim_bit_lazy(struct nb_bitmap *bm, uint64_t bit);
 /* The rare ends of the two below (bitmap.c). */
 void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t bit, int freed);
 

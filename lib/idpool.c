@@ -711,6 +711,8 @@ NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id)
 		return nb_be_alloc_bit(pool, bit);
 	if (pool->owners)
 		return nb_owners_claim_bit(pool, bit);
+	if (pool->fast == NB_FAST_LOWEST)	/* issue 20, lowest: the summary left lazy */
+		return nb_bitmap_claim_bit_lazy(&pool->bm, bit);
 	return nb_bitmap_claim_bit(&pool->bm, bit);
 }
 
