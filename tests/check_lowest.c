@@ -245,6 +245,57 @@ START_TEST(test_model_one_thread)
 }
 END_TEST
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Frees in turn below the advice, with no allocation between: each free
+ * lowers it with one CAS to (X, S), which hides the L before it when
+ * that L is clear (freed just before), and only the free's read of L
+ * after its CAS brings it back. The allocations that follow must take
+ * every freed ID, lowest first, then the next never held.
+ */
+START_TEST(test_frees_in_turn)
+{
+	static const uint64_t orders[][3] = {
+		{ 5000, 3000, 0 }, { 3000, 5000, 0 }, { 5000, 3000, 100 }, { 9000, 64, 4000 },
+		{ 700, 710, 705 }, { 9999, 5000, 1 },
+	};
+	const char *path = tu_path("lowturn");
+	struct numballoc *p = file_pool(path, 70000, BASE, NUMBALLOC_LOWEST,
+					NUMBALLOC_CREATE | NUMBALLOC_EXCL);
+	uint64_t id, want[3], i, k, next = 10000;
+
+	for (i = 0; i < next; i++) {
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+		ck_assert_uint_eq(id, BASE + i);
+	}
+	for (i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		for (k = 0; k < 3; k++) {
+			ck_assert_int_eq(numballoc_free(p, BASE + orders[i][k]), 0);
+			want[k] = orders[i][k];
+		}
+		/* the three in order, lowest first */
+		qsort(want, 3, sizeof(want[0]), cmp_u64);
+		for (k = 0; k < 3; k++) {
+			ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+			ck_assert_msg(id == BASE + want[k], "order %llu: got %llu, want %llu",
+				      (unsigned long long)i, (unsigned long long)(id - BASE),
+				      (unsigned long long)want[k]);
+		}
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+		ck_assert_uint_eq(id, BASE + next);
+		next++;
+	}
+	numballoc_close(p);
+	unlink(path);
+}
+END_TEST
+
 /* Only LOWEST pools that keep the advice change version; the others stay readable by older builds. */
 START_TEST(test_versions)
 {
@@ -504,6 +555,7 @@ static Suite *lowest_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_loop_test(tc, test_model_one_thread, 0, 3);
 	tcase_add_test(tc, test_versions);
+	tcase_add_test(tc, test_frees_in_turn);
 	tcase_add_test(tc, test_advice_hides_nothing_for_good);
 	tcase_add_loop_test(tc, test_processes_hide_nothing, 0, 2);
 	tcase_add_test(tc, test_processes_first_is_lowest);

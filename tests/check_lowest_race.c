@@ -130,6 +130,50 @@ START_TEST(test_races_hide_nothing)
 }
 END_TEST
 
+/*
+ * A specific claim in a pool that keeps the advice (numballoc_alloc_id()
+ * on a LOWEST pool): a word it fills keeps its summary bit set, where
+ * nb_bitmap_claim_bit() clears it; bad input changes nothing; and with
+ * every summary bit stale, the lowest search past its plain scan still
+ * finds the one clear bit, and then says -ENOSPC.
+ */
+START_TEST(test_claim_bit_lazy)
+{
+	void *area = tu_shared(nb_bitmap_bytes(NBITS));
+	void *sarea = tu_shared(nb_bitmap_bytes_spaced(64));
+	struct nb_bitmap bm, sp;
+	uint64_t bit;
+
+	nb_bitmap_attach(&bm, area, NBITS);
+	nb_bitmap_init(&bm);
+	for (bit = 5 * 64; bit < 6 * 64; bit++)
+		ck_assert_int_eq(nb_bitmap_claim_bit_lazy(&bm, bit), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 5), 1);
+	for (bit = 6 * 64; bit < 7 * 64; bit++)
+		ck_assert_int_eq(nb_bitmap_claim_bit(&bm, bit), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 6), 0);
+	/* bad input: an error, and nothing changed */
+	ck_assert_int_eq(nb_bitmap_claim_bit_lazy(&bm, 5 * 64 + 3), -EEXIST);
+	ck_assert_int_eq(nb_bitmap_claim_bit_lazy(&bm, NBITS), -EINVAL);
+	ck_assert_int_eq(nb_bitmap_count(&bm), 128);
+	nb_bitmap_attach_spaced(&sp, sarea, 64);
+	nb_bitmap_init(&sp);
+	ck_assert_int_eq(nb_bitmap_claim_bit_lazy(&sp, 3), -EINVAL);
+	ck_assert_int_eq(nb_bitmap_test(&sp, 3), 0);
+	/* a release into the filled word: its summary bit is still set */
+	ck_assert_int_eq(nb_bitmap_release_bit(&bm, 5 * 64 + 7), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 5), 1);
+	ck_assert_int_eq(nb_bitmap_claim_bit_lazy(&bm, 5 * 64 + 7), 0);
+	/* all but one bit, far past the plain scan from L = 0: found, then none */
+	for (bit = 0; bit < NBITS; bit++)
+		if (bit != NBITS - 70 && !nb_bitmap_test(&bm, bit))
+			ck_assert_int_eq(nb_bitmap_claim_bit_lazy(&bm, bit), 0);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, NBITS - 70);
+	ck_assert_int_eq(claim(&bm, &bit), -ENOSPC);
+}
+END_TEST
+
 static Suite *race_suite(void)
 {
 	Suite *s = suite_create("lowest_race");
@@ -137,6 +181,7 @@ static Suite *race_suite(void)
 
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_races_hide_nothing);
+	tcase_add_test(tc, test_claim_bit_lazy);
 	suite_add_tcase(s, tc);
 	return s;
 }
