@@ -624,10 +624,15 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  *     the stretch and L clear, the stretch cut at X. After a CAS that
  *     put a set L inside the stretch it reads L again: clear now, its
  *     release may have loaded the advice before the CAS, so it cuts the
- *     stretch at L as that release would have (nb_bitmap_lowest_freed(),
- *     nb_bitmap_lowest_lower());
+ *     stretch at L as that release would have (nb_bitmap_lowest_lower()).
+ *     The inline release (nb_bitmap_lowest_freed(), session 4) does not
+ *     read L before its CAS: it writes (X, S) as if L were set, which
+ *     hides L when L is clear, and its read of L after the CAS then cuts
+ *     the stretch at L. So a lowering with L clear (two frees below the
+ *     advice in turn) takes two CAS, the common one (L claimed) one;
  *   - a claim that finds a clear bit in L's word, at or after L, takes it
- *     and writes nothing (the inline nb_bitmap_claim_lowest()): the bits
+ *     and writes nothing (the inline nb_bitmap_claim_lowest(), and
+ *     nb_bitmap_claim_word() at L in numballoc_alloc()): the bits
  *     of the word between L and it are set, so it is the lowest;
  *   - a claim that leaves L's word (it found nothing there, and searched
  *     from S or the next word) claims B and moves L to B with one CAS
@@ -651,7 +656,9 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  *
  * A LOWEST claim that fills a word leaves its summary bit set (lazy, as a
  * spread start word does): searches start at L, so the stale bits lie
- * below it, and a release into such a word writes no summary. Only pools
+ * below it, and a release into such a word writes no summary. So does a
+ * specific claim in such a pool (nb_bitmap_claim_bit_lazy(), session 4);
+ * a summary search that meets a stale bit clears it (claim_summary()). Only pools
  * whose every process keeps the advice use it (segment.h,
  * NB_VERSION_LOW); nb_bitmap_init() makes it 0, which promises nothing.
  */
