@@ -394,10 +394,24 @@ extern void (*nb_test_window)(int where);
 #define NB_TEST_WINDOW(k) ((void)0)
 #endif
 
-/* The advice's L (no clear bit below it), as read now; may be beyond the pool. */
-static inline uint64_t nb_bitmap_low(const struct nb_bitmap *bm)
+/*
+ * A whole-pool lowest claim with no call in it (numballoc_alloc()): the
+ * first clear bit at or after L in L's word, else, when S is past L's
+ * word, the first at or after S in S's word: the bits between are L's
+ * word's, read set, and the stretch's, promised set, so it is the lowest.
+ * Writes nothing but the claim's CAS: the advice stays, and the next claim
+ * looks at the same two words. 1 and *BIT; 0 when neither word has one
+ * (or a CAS lost): the caller goes on with nb_bitmap_claim_lowest_slow(),
+ * which moves the advice. Words below fastwords only (claim_word).
+ */
+static inline int nb_bitmap_claim_lowest_all(struct nb_bitmap *bm, uint64_t *bit)
 {
-	return uatomic_read(&bm->cursor[NB_LOW]) & NB_LOW_MASK;
+	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK, s;
+
+	if (nb_bitmap_claim_word(bm, l, bit))
+		return 1;
+	s = nb_low_end(a);
+	return s / 64 > l / 64 && nb_bitmap_claim_word(bm, s, bit);
 }
 
 /* The lowest search of [LO, HI] from the advice word: 0 and *BIT, or -ENOSPC after a definitive pass. */

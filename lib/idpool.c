@@ -656,9 +656,9 @@ NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 	if (!pool || !id)
 		return -EINVAL;
 	if (pool->fast != NB_FAST_SPREAD) {
-		/* issue 20, lowest: L's word inline, else the search from the advice */
+		/* issue 20, lowest: L's word or S's inline, else the search from the advice */
 		if (pool->fast == NB_FAST_LOWEST) {
-			if (nb_bitmap_claim_word(&pool->bm, nb_bitmap_low(&pool->bm), &bit)) {
+			if (nb_bitmap_claim_lowest_all(&pool->bm, &bit)) {
 				*id = pool->base + bit;
 				return 0;
 			}
