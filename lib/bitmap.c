@@ -721,22 +721,24 @@ int nb_bitmap_claim_bit_lazy(struct nb_bitmap *bm, uint64_t bit)
 	return claim_mask_lazy(bm, bit / 64, bit_of(bit), &now);
 }
 
-/* The first clear bit of [from, to), or NB_NONE. */
+/*
+ * The first clear bit of [from, to), or NB_NONE: FROM < TO <= nbits in a
+ * packed bitmap (no padding below TO), so a word between costs a load
+ * and a test.
+ */
 static uint64_t first_clear(const struct nb_bitmap *bm, uint64_t from, uint64_t to)
 {
-	uint64_t w;
+	uint64_t w = from / 64, last = (to - 1) / 64, x = ~word_load(&bm->words[w]) & mask_from(from % 64);
 
-	for (w = from / 64; w * 64 < to; w++) {
-		uint64_t x = ~word_load(&bm->words[w]) & valid_mask(bm, w);
-
-		if (w == from / 64)
-			x &= mask_from(from % 64);
-		if (w == (to - 1) / 64)
+	for (;;) {
+		if (w == last)
 			x &= mask_to((to - 1) % 64);
 		if (x)
 			return w * 64 + (uint64_t)__builtin_ctzll(x);
+		if (w == last)
+			return NB_NONE;
+		x = ~word_load(&bm->words[++w]);
 	}
-	return NB_NONE;
 }
 
 /*
@@ -784,7 +786,7 @@ int nb_bitmap_claim_lowest_slow(struct nb_bitmap *bm, uint64_t lo, uint64_t hi, 
 	from = s > (w + 1) * 64 ? s : (w + 1) * 64;
 	if (from <= hi) {
 		last = hi - from < LOW_SCAN ? hi : from + LOW_SCAN - 1;
-		if (nb_bitmap_claim_next(bm, from, last, &b) < 0) {
+		if (!nb_bitmap_claim_stretch(bm, from, last, &b)) {	/* packed, LAST < nbits */
 			b = NB_NONE;
 			if (last < hi)
 				b = claim_summary(bm, last + 1, hi);
