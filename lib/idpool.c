@@ -815,16 +815,16 @@ static __attribute__((noinline)) int free_other(struct numballoc *pool, uint64_t
 }
 
 /*
- * A fast LOWEST pool's free of BIT (issue 20, lowest): the advice goes
- * down after the release's CAS. Out of line, so that numballoc_free()'s
- * other fast paths make no call that returns, and save no register.
+ * issue 20, lowest: the release, then the advice goes down after its CAS
+ * (bitmap.h). A function of its own, tail-called, so that the other fast
+ * pools' free saves no registers for it.
  */
-static __attribute__((noinline)) int free_lowest(struct numballoc *pool, uint64_t bit)
+static __attribute__((noinline)) int free_lowest(struct nb_bitmap *bm, uint64_t bit)
 {
-	int r = nb_bitmap_release_bit(&pool->bm, bit);
+	int r = nb_bitmap_release_bit(bm, bit);
 
 	if (r == 0)
-		nb_bitmap_lowest_freed(&pool->bm, bit);
+		nb_bitmap_lowest_freed(bm, bit);
 	return r;
 }
 
@@ -854,7 +854,7 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 	} else if (__builtin_expect(!pool->fast, 0)) {
 		return free_other(pool, id);
 	} else if (pool->fast == NB_FAST_LOWEST) {
-		return free_lowest(pool, bit);
+		return free_lowest(&pool->bm, bit);	/* issue 20, lowest */
 	}
 	bm = &pool->bm;
 	__asm__("" : "+r"(bm));	/* one register for bm and pool, not two: none to save */
