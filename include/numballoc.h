@@ -116,7 +116,7 @@ NUMBALLOC_EXPORT int numballoc_alloc_id(struct numballoc *pool, uint64_t id);
 /* COUNT contiguous IDs, the first a multiple of ALIGN from base (power of two, 0 or 1: any). */
 NUMBALLOC_EXPORT int numballoc_alloc_block(struct numballoc *pool, uint64_t count, uint64_t align,
 					   uint64_t *first);
-/* Free one ID: -ENOENT if it is not allocated. SPREAD: this thread's next search starts at ID. */
+/* Free one ID: -ENOENT if it is not allocated. SPREAD: this thread's next search looks near ID. */
 NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id);
 /* Free COUNT IDs from FIRST: -ENOENT, and nothing freed, if any is not allocated. */
 NUMBALLOC_EXPORT int numballoc_free_block(struct numballoc *pool, uint64_t first, uint64_t count);

@@ -5,9 +5,11 @@
  *
  * Areas: 0 = the engine (bitmap.c). Policies choose where a search starts:
  * LOWEST at the bottom of the range, CYCLIC after the shared cursor (the
- * last ID handed out by any process), SPREAD at a per-thread position that
- * moves only when its word is full, so threads and processes work on
- * different cache lines.
+ * last ID handed out by any process), SPREAD at a per-thread position (at
+ * first a random one) that follows the thread's allocations, so threads
+ * and processes work on different cache lines; when the position's word
+ * has no free ID left, the word of the ID the thread freed last comes
+ * next (alloc_spread()).
  *
  * CYCLIC windows (issue 20): a thread takes a stretch of the cycle at a
  * time. Its search from the shared cursor claims an ID B, then the thread
@@ -238,6 +240,7 @@ struct hint {
 	uint64_t end;	/* CYCLIC: the window's end (excluded); bit >= end: no window */
 	uint64_t first;	/* CYCLIC: the window's first ID (bit > first: it gave one) */
 	uint64_t span;	/* CYCLIC: the length of this thread's next window */
+	uint64_t freed;	/* SPREAD: the ID this thread freed last, NB_NONE: none */
 };
 static NB_TLS struct hint hints[HINTS];
 #define CYCLIC_SPAN_MAX 4096	/* IDs: 64 words, 8 cache lines */
@@ -293,6 +296,7 @@ static struct hint *hint_slot(const struct numballoc *p)
 	h->key = hint_last.key = p->hint_key;
 	h->first = h->end = 0;	/* CYCLIC: no window yet, the first one empty */
 	h->span = 0;
+	h->freed = NB_NONE;
 	/*
 	 * A first position of this thread's own, spread over the whole pool:
 	 * the clock (vDSO, no system call, unlike getpid()) tells processes
@@ -313,15 +317,16 @@ static inline __attribute__((always_inline)) void policy_claimed(struct numballo
 }
 
 /*
- * After a free of BIT, in a SPREAD pool: this thread's next search starts
- * there, in a word it has just written and that has a clear bit. Only when
- * the thread's last spread allocation was from this pool (the slot that
- * claim_fast() looks at): a free makes no position and moves no other.
+ * After a free of BIT, in a SPREAD pool: this thread's next search, when
+ * the word at its position has no free ID left, looks in BIT's word next,
+ * a word it has just written and that had a clear bit. Only when the
+ * thread's last spread allocation was from this pool (the slot that
+ * claim_fast() looks at): a free makes no slot and touches no other.
  */
 static inline __attribute__((always_inline)) void policy_freed(struct numballoc *p, uint64_t bit)
 {
 	if (p->policy == NUMBALLOC_SPREAD && hint_mine(p))
-		hint_last.h->bit = bit;
+		hint_last.h->freed = bit;
 }
 
 /*
@@ -482,6 +487,15 @@ static void window_return(struct numballoc *p)
 	}
 }
 
+/* SPREAD: a free bit of [FROM, HI] in FROM's 64 (FROM's word in a packed pool). */
+static int claim_near(struct numballoc *p, uint64_t from, uint64_t hi, uint64_t *bit)
+{
+	uint64_t top = (from | 63) < hi ? from | 63 : hi;
+
+	return p->owners ? nb_owners_claim_any(p, from, top, from, bit)
+			 : nb_bitmap_claim_any_slow(&p->bm, from, top, from, bit);
+}
+
 /* Claim one bit in [lo, hi] (bit numbers) by the pool's policy. */
 static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64_t *bit)
 {
@@ -499,12 +513,17 @@ static int claim_by_policy(struct numballoc *p, uint64_t lo, uint64_t hi, uint64
 		start = h->bit;
 		if (start < lo || start > hi)
 			start = lo + mix64(start) % (hi - lo + 1);
+		/* close after the position, then after the ID freed last (alloc_spread()) */
+		if (claim_near(p, start, hi, bit) == 0 ||
+		    (lo <= h->freed && h->freed <= hi && claim_near(p, h->freed, hi, bit) == 0))
+			goto claimed;
 	}
 	/* the engine's whole search (the start word first): claim_fast() did not claim */
 	r = p->owners ? nb_owners_claim_any(p, lo, hi, start, bit)
 		      : nb_bitmap_claim_any_slow(&p->bm, lo, hi, start, bit);
 	if (r < 0)
 		return r;
+claimed:
 	policy_claimed(p, h, *bit);
 	return 0;
 }
@@ -614,28 +633,9 @@ static __attribute__((noinline)) int alloc_cursor(struct numballoc *pool, uint64
 	return 0;
 }
 
-/*
- * numballoc_alloc() on any pool but a fast SPREAD one. A fast CYCLIC pool
- * first, in a straight line as SPREAD's: the next free ID of this thread's
- * window by the inline scan of its words (claim_window() without the tests
- * of the policy, the owners and the range: fast says them once), else the
- * cursor and a new window, out of line.
- */
+/* numballoc_alloc() on any pool but a fast SPREAD or CYCLIC one: the whole path. */
 static __attribute__((noinline)) int alloc_whole(struct numballoc *pool, uint64_t *id)
 {
-	if (pool->fast == NB_FAST_CYCLIC) {
-		struct hint *h = hint_last.h;
-		uint64_t bit;
-
-		if (__builtin_expect(!hint_mine(pool), 0))
-			return alloc_cyclic(pool, id);
-		if (h->bit < h->end && nb_bitmap_claim_stretch(&pool->bm, h->bit, h->end - 1, &bit)) {
-			h->bit = bit + 1;
-			*id = pool->base + bit;
-			return 0;
-		}
-		return alloc_cursor(pool, id);
-	}
 	if (__builtin_expect(pool->rdonly, 0))
 		return -EROFS;
 	/* not through numballoc_alloc_in(): an exported call costs a PLT jump */
@@ -643,10 +643,71 @@ static __attribute__((noinline)) int alloc_whole(struct numballoc *pool, uint64_
 }
 
 /*
- * One test of the handle (fast), then SPREAD's common case in a straight
- * line: this thread's last pool was this one, and the word at its hint
- * has a clear bit at or after it. Anything else goes on, by a tail call,
- * where claim_fast() would have sent it.
+ * SPREAD, a fast pool, when the word at this thread's position has no free
+ * ID at or after it (numballoc_alloc() tried it): the word of the ID this
+ * thread freed last in this pool, from that ID up (a word it has just
+ * written, which had a clear bit then); then next fit, the SPREAD_AHEAD
+ * words after the position's by a plain scan, as the Go allocator scans;
+ * then the engine's whole search from the position, which ends in the
+ * definitive pass. The position moves to the ID found: a thread that
+ * allocates without freeing packs its IDs into the words it sweeps, and one
+ * that frees and allocates in turn stays in the words it frees into.
+ */
+#define SPREAD_AHEAD 8	/* words: a cache line's worth */
+static __attribute__((noinline)) int alloc_spread(struct numballoc *pool, uint64_t *id)
+{
+	struct nb_bitmap *bm = &pool->bm;
+	struct hint *h = hint_last.h;
+	uint64_t bit, w, last;
+
+	if (!hint_mine(pool))
+		return alloc_bits(pool, 0, pool->capacity - 1, id);
+	if (h->freed < pool->capacity && nb_bitmap_claim_word(bm, h->freed, &bit))
+		goto got;
+	w = h->bit / 64 + 1;
+	if (w < bm->fastwords) {	/* not the last word, whose padding the slow path masks */
+		last = w + SPREAD_AHEAD < bm->fastwords ? w + SPREAD_AHEAD : bm->fastwords;
+		if (nb_bitmap_claim_stretch(bm, w * 64, last * 64 - 1, &bit))
+			goto got;
+	}
+	return alloc_bits(pool, 0, pool->capacity - 1, id);
+got:
+	h->bit = bit;
+	*id = pool->base + bit;
+	return 0;
+}
+
+/*
+ * numballoc_alloc() on any pool but a fast SPREAD or LOWEST one. A fast CYCLIC pool
+ * in a straight line, in a function of its own (alloc_whole() saves the
+ * registers its other pools need): the next free ID of this thread's
+ * window by the inline scan of its words (claim_window() without the tests
+ * of the policy, the owners and the range: fast says them once), else the
+ * cursor and a new window, out of line.
+ */
+static __attribute__((noinline)) int alloc_other(struct numballoc *pool, uint64_t *id)
+{
+	struct hint *h = hint_last.h;
+	uint64_t bit;
+
+	if (pool->fast != NB_FAST_CYCLIC)
+		return alloc_whole(pool, id);
+	if (__builtin_expect(!hint_mine(pool), 0))
+		return alloc_cyclic(pool, id);
+	if (h->bit < h->end && nb_bitmap_claim_stretch(&pool->bm, h->bit, h->end - 1, &bit)) {
+		h->bit = bit + 1;
+		*id = pool->base + bit;
+		return 0;
+	}
+	return alloc_cursor(pool, id);
+}
+
+/*
+ * One test of the handle (fast); a fast LOWEST pool's claim at its advice
+ * inline; then SPREAD's common case in a straight line: this thread's last
+ * pool was this one, and the word at its position, or else the last freed
+ * ID's word, has a clear bit at or after that ID. Anything else goes on, by
+ * a tail call, where claim_fast() would have sent it.
  */
 NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 {
@@ -664,16 +725,17 @@ NUMBALLOC_EXPORT int numballoc_alloc(struct numballoc *pool, uint64_t *id)
 			}
 			return alloc_lowest(pool, 0, pool->capacity - 1, id);
 		}
-		return alloc_whole(pool, id);
+		return alloc_other(pool, id);
 	}
 	h = hint_last.h;
 	if (__builtin_expect(hint_mine(pool), 1) &&
-	    nb_bitmap_claim_word(&pool->bm, h->bit, &bit)) {
+	    (nb_bitmap_claim_word(&pool->bm, h->bit, &bit) ||
+	     nb_bitmap_claim_word(&pool->bm, h->freed, &bit))) {
 		h->bit = bit;
 		*id = pool->base + bit;
 		return 0;
 	}
-	return alloc_bits(pool, 0, pool->capacity - 1, id);
+	return alloc_spread(pool, id);
 }
 
 int nb_ids_alloc(struct numballoc *pool, uint64_t *id) __attribute__((alias("numballoc_alloc")));
@@ -757,7 +819,7 @@ static __attribute__((noinline)) int free_other(struct numballoc *pool, uint64_t
 		return -EROFS;
 	if (__builtin_expect(pool->be != NULL, 0))
 		return nb_be_release(pool, bit, 1);
-	/* before the release, which then ends the call (a free of an ID not held moves it too) */
+	/* before the release, which then ends the call (a free of an ID not held is kept too) */
 	policy_freed(pool, bit);
 	if (!pool->owners)	/* the common case, one call shorter */
 		return nb_bitmap_release_bit(&pool->bm, bit);
@@ -798,9 +860,9 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 	if (bit >= pool->capacity)
 		return -EINVAL;
 	if (pool->fast == NB_FAST_SPREAD) {
-		/* before the release, which then ends the call (a free of an ID not held moves it too) */
+		/* before the release, which then ends the call (a free of an ID not held is kept too) */
 		if (hint_mine(pool))
-			hint_last.h->bit = bit;
+			hint_last.h->freed = bit;
 	} else if (__builtin_expect(!pool->fast, 0)) {
 		return free_other(pool, id);
 	} else if (pool->fast == NB_FAST_LOWEST) {

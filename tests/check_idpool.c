@@ -113,7 +113,8 @@ START_TEST(test_spread_fills_all)
 }
 END_TEST
 
-/* SPREAD: after a free, the thread's next allocation starts at the freed ID. */
+#ifdef NB_TEST_REDIS
+/* SPREAD in Redis: after a free, the handle's next allocation starts at the freed ID. */
 START_TEST(test_spread_follows_free)
 {
 	struct numballoc *p = private_pool(4096, 7, NUMBALLOC_SPREAD);
@@ -153,6 +154,74 @@ START_TEST(test_spread_follows_free)
 	numballoc_close(p);
 }
 END_TEST
+#endif
+
+#ifndef NB_TEST_REDIS
+/*
+ * SPREAD's search order in shared memory (numballoc_alloc(3)): the free IDs
+ * close after this thread's position (where it last allocated) first, then
+ * those close after the ID it last freed in this pool, then up from the
+ * position, wrapping. _i: 0 a packed pool (the inline paths), 1 a spaced
+ * one, 2 a packed one with owner records (the engine's whole path).
+ */
+START_TEST(test_spread_order)
+{
+	uint64_t cap = _i == 1 ? 4096 : 65536, base = 7, id, last = 0, i;
+	struct numballoc_opts o = { .capacity = cap, .base = base, .policy = NUMBALLOC_SPREAD,
+				    .flags = _i == 2 ? NUMBALLOC_OWNERS : 0 };
+	struct numballoc *p = NULL, *q = NULL;
+	uint64_t f, far, g, n1, n2, a1, a2;
+
+	ck_assert_int_eq(numballoc_open(NULL, &o, &p), 0);
+	ck_assert_int_eq(numballoc_open(NULL, &o, &q), 0);
+	for (i = 0; i < cap; i++)
+		ck_assert_int_eq(numballoc_alloc(p, &last), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	/* the first ID of the word K words after that of the last one handed out, wrapping */
+#define WORD(k) (base + ((last - base) / 64 + (k)) % (cap / 64) * 64)
+	f = WORD(16);
+	far = WORD(4) + 9;	/* what a search up from the position finds first */
+	g = WORD(30);
+	ck_assert_int_eq(numballoc_free(p, far), 0);
+	ck_assert_int_eq(numballoc_free(p, f), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, f);		/* the position's word is full: the freed ID */
+	ck_assert_int_eq(numballoc_free(p, f + 1), 0);
+	ck_assert_int_eq(numballoc_free(p, g), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, f + 1);		/* right after the position, before the freed g */
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, g);
+	/* the last freed ID's word full again: up from the position, then round */
+	n1 = WORD(33) + 5;
+	n2 = WORD(45) + 2;
+	ck_assert_int_eq(numballoc_free(p, n1), 0);
+	ck_assert_int_eq(numballoc_free(p, n2), 0);
+	ck_assert_int_eq(numballoc_alloc_id(p, n2), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, n1);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, far);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	/* a free refused, or a free in another pool, leaves this pool's freed ID alone */
+	a1 = WORD(50) + 1;
+	a2 = WORD(55) + 3;
+	ck_assert_int_eq(numballoc_free(p, a1), 0);
+	ck_assert_int_eq(numballoc_free(p, a2), 0);
+	ck_assert_int_eq(numballoc_free(p, base + cap), -EINVAL);
+	ck_assert_int_eq(numballoc_alloc_id(q, a1), 0);
+	ck_assert_int_eq(numballoc_free(q, a1), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, a2);
+	ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_uint_eq(id, a1);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+#undef WORD
+	numballoc_close(q);
+	numballoc_close(p);
+}
+END_TEST
+#endif
 
 START_TEST(test_alloc_in)
 {
@@ -526,7 +595,12 @@ static Suite *idpool_suite(void)
 	tcase_add_test(tc, test_lowest_sequence);
 	tcase_add_test(tc, test_cyclic_reuses_late);
 	tcase_add_test(tc, test_spread_fills_all);
+#ifdef NB_TEST_REDIS
+	/* a pool in Redis starts its search at the ID freed last (numballoc_alloc(3)) */
 	tcase_add_test(tc, test_spread_follows_free);
+#else
+	tcase_add_loop_test(tc, test_spread_order, 0, 3);
+#endif
 	tcase_add_loop_test(tc, test_alloc_in, NUMBALLOC_LOWEST, NUMBALLOC_SPREAD + 1);
 	tcase_add_test(tc, test_alloc_id);
 	tcase_add_test(tc, test_blocks);

@@ -405,6 +405,98 @@ START_TEST(test_cyclic_windows_processes)
 }
 END_TEST
 
+/*
+ * SPREAD and CYCLIC (_i) with real processes on a pool that stays nearly
+ * full (issue 20: spread's next fit, its freed ID, its whole search;
+ * cyclic's windows and cursor). Each of NPROC children holds at most
+ * NFE_PER IDs, all of them together NFE_FREE fewer than the pool, so an
+ * -ENOSPC is false; the witness catches an ID held twice. A child
+ * allocates up to its share, then frees a burst of its IDs at random, so
+ * that the pool stays within NFE_FREE + 4 * NPROC IDs of full and its free
+ * IDs keep moving.
+ */
+#define NFE_IDS 8192	/* packed: more than NB_SPACED_MAX */
+#define NFE_FREE 32
+#define NFE_PER ((NFE_IDS - NFE_FREE) / NPROC)
+
+static void nfe_child(const char *name, struct shared *sh, int me, int ops)
+{
+	static uint64_t held[NFE_PER];
+	struct numballoc *p;
+	uint64_t s = 0xfe + (uint64_t)me * 31, id, n = 0;
+	int i, r;
+
+	if (numballoc_open(name, NULL, &p) < 0)
+		_exit(10);
+	wait_go(sh);
+	for (i = 0; i < ops; i++) {
+		if (n < NFE_PER) {
+			r = numballoc_alloc(p, &id);
+			if (r == -ENOSPC) {
+				__atomic_add_fetch(&sh->nospc, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			if (r < 0 || id >= NFE_IDS) {
+				__atomic_add_fetch(&sh->errors, 1, __ATOMIC_SEQ_CST);
+				continue;
+			}
+			hold(sh, id);
+			held[n++] = id;
+		} else {
+			int burst = 1 + (int)(tu_rand(&s) % 4);
+
+			while (burst-- && n) {
+				uint64_t k = tu_rand(&s) % n;
+
+				id = held[k];
+				held[k] = held[--n];
+				unhold(sh, id);
+				if (numballoc_free(p, id) != 0)
+					__atomic_add_fetch(&sh->errors, 1, __ATOMIC_SEQ_CST);
+			}
+		}
+	}
+	sh->held[me] = n;
+	numballoc_close(p);
+	_exit(0);
+}
+
+START_TEST(test_nearly_full_processes)
+{
+	const char *name = tu_name("nearfull");
+	unsigned int policy = _i ? NUMBALLOC_SPREAD : NUMBALLOC_CYCLIC;
+	struct numballoc_opts o = { .capacity = NFE_IDS, .policy = policy,
+				    .flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct shared *sh = shared_new(NFE_IDS);
+	struct numballoc *p;
+	struct numballoc_stat st;
+	pid_t pids[NPROC];
+	uint64_t total = 0, id;
+	int i;
+
+	ck_assert_int_eq(numballoc_open(name, &o, &p), 0);
+	for (i = 0; i < NPROC; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0)
+			nfe_child(name, sh, i, 300000);
+	}
+	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(tu_wait_all(pids, NPROC), 0);
+	numballoc_unlink(name);
+	ck_assert_int_eq(sh->bad, 0);
+	ck_assert_int_eq(sh->errors, 0);
+	ck_assert_uint_eq(sh->nospc, 0);
+	for (i = 0; i < NPROC; i++)
+		total += sh->held[i];
+	ck_assert_int_eq(numballoc_stat(p, &st), 0);
+	ck_assert_uint_eq(st.used, total);
+	for (id = 0; id < NFE_IDS; id++)
+		ck_assert_int_eq(numballoc_test(p, id), sh->witness[id]);
+	numballoc_close(p);
+}
+END_TEST
+
 static Suite *procs_suite(void)
 {
 	Suite *s = suite_create("procs");
@@ -414,6 +506,7 @@ static Suite *procs_suite(void)
 	tcase_add_loop_test(tc, test_witness_many_processes, 0, 6);
 	tcase_add_test(tc, test_creation_race);
 	tcase_add_test(tc, test_cyclic_windows_processes);
+	tcase_add_loop_test(tc, test_nearly_full_processes, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
