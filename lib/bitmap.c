@@ -625,11 +625,11 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  *     put a set L inside the stretch it reads L again: clear now, its
  *     release may have loaded the advice before the CAS, so it cuts the
  *     stretch at L as that release would have (nb_bitmap_lowest_lower()).
- *     The inline release (nb_bitmap_lowest_freed(), session 4) does not
- *     read L before its CAS: it writes (X, S) as if L were set, which
- *     hides L when L is clear, and its read of L after the CAS then cuts
- *     the stretch at L. So a lowering with L clear (two frees below the
- *     advice in turn) takes two CAS, the common one (L claimed) one;
+ *     The inline release (nb_bitmap_lowest_freed()) takes the common
+ *     case, L set, with one CAS and that read; L clear goes to
+ *     nb_bitmap_lowest_lower(). Writing (X, S) without reading L first
+ *     would hide a clear L, another release's completed one, and for
+ *     longer than a moment if the writer died before its read after;
  *   - a claim that finds a clear bit in L's word, at or after L, takes it
  *     and writes nothing (the inline nb_bitmap_claim_lowest(), and
  *     nb_bitmap_claim_word() at L in numballoc_alloc()): the bits

@@ -454,12 +454,13 @@ static inline int nb_bitmap_claim_lowest(struct nb_bitmap *bm, uint64_t lo, uint
 /*
  * After a release of BIT (its CAS done): lower the advice when BIT is
  * below L, or inside the stretch it says is full. One load otherwise.
- * The lowering inline: the advice becomes (BIT, S) with one CAS, which is
- * right when L is set (a claim took it: the common case), and L is read
- * after it. L clear (released, now or before) cuts the stretch at L in
- * nb_bitmap_lowest_lower() (bitmap.c, "The lowest advice"), as does a
- * lost CAS. So the read after the CAS is what keeps a clear L in view,
- * even in one thread.
+ * The common lowering inline: L set (a claim took it), so the advice
+ * becomes (BIT, S) with one CAS, and L is read again after it, as
+ * nb_bitmap_lowest_lower() does (bitmap.c, "The lowest advice"); every
+ * other case, and a lost CAS, goes to it. L is read before the CAS too:
+ * (BIT, S) over a clear L would hide L, a completed free's ID, until the
+ * read after the CAS cuts the stretch at it, and until a search's
+ * definitive pass if this process died between the two.
  */
 static inline void nb_bitmap_lowest_freed(struct nb_bitmap *bm, uint64_t bit)
 {
@@ -472,9 +473,12 @@ static inline void nb_bitmap_lowest_freed(struct nb_bitmap *bm, uint64_t bit)
 		s = l + 1;
 	if (bit >= s)
 		return;
+	if (!nb_low_set(bm, l))
+		goto out;
 	NB_TEST_WINDOW(2);
 	if (uatomic_cmpxchg(lw, a, nb_low_pack(bit, s - bit)) != a)
 		goto out;
+	NB_TEST_WINDOW(4);
 	if (__builtin_expect(nb_low_set(bm, l), 1))
 		return;
 	bit = l;	/* L was released meanwhile: cut the stretch at it */

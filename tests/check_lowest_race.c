@@ -174,6 +174,55 @@ START_TEST(test_claim_bit_lazy)
 }
 END_TEST
 
+/* The crash window of the test below: this process dies after its CAS on the advice. */
+static void die_after_advice(int where)
+{
+	if (where == 4)
+		_exit(0);
+}
+
+/*
+ * A release killed after its CAS on the advice (window 4) hides nothing
+ * but, at most, its own ID: L0 released first, to the end, then X below
+ * it in another word by a process that dies there. The next lowest
+ * claims must be X, then L0, then what lies above; a release that wrote
+ * (X, S) over a clear L0 would leave L0 inside the stretch, and the second
+ * claim would go past it.
+ */
+START_TEST(test_killed_release_hides_no_other)
+{
+	void *area = tu_shared(nb_bitmap_bytes(NBITS));
+	const uint64_t x = 10, l0 = 200, top = 1100;
+	struct nb_bitmap bm;
+	uint64_t bit, i;
+	pid_t pid;
+
+	nb_bitmap_attach(&bm, area, NBITS);
+	nb_bitmap_init(&bm);
+	for (i = 0; i < top; i++) {
+		ck_assert_int_eq(claim(&bm, &bit), 0);
+		ck_assert_uint_eq(bit, i);
+	}
+	ck_assert_int_eq(nb_bitmap_release_bit(&bm, l0), 0);
+	nb_bitmap_lowest_freed(&bm, l0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		nb_test_window = die_after_advice;
+		if (nb_bitmap_release_bit(&bm, x) == 0)
+			nb_bitmap_lowest_freed(&bm, x);
+		_exit(0);
+	}
+	ck_assert_int_eq(tu_wait_all(&pid, 1), 0);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, x);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, l0);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, top);
+}
+END_TEST
+
 static Suite *race_suite(void)
 {
 	Suite *s = suite_create("lowest_race");
@@ -182,6 +231,7 @@ static Suite *race_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_races_hide_nothing);
 	tcase_add_test(tc, test_claim_bit_lazy);
+	tcase_add_test(tc, test_killed_release_hides_no_other);
 	suite_add_tcase(s, tc);
 	return s;
 }
