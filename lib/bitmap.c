@@ -655,8 +655,9 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  * the advice again.
  *
  * A LOWEST claim that fills a word leaves its summary bit set (lazy, as a
- * spread start word does): searches start at L, so the stale bits lie
- * below it, and a release into such a word writes no summary. So does a
+ * spread start word does): searches start at L, so most stale bits lie
+ * below it (claims in S's word leave some above), and a release into such
+ * a word writes no summary. So does a
  * specific claim in such a pool (nb_bitmap_claim_bit_lazy(), session 4);
  * a summary search that meets a stale bit clears it (claim_summary()). Only pools
  * whose every process keeps the advice use it (segment.h,

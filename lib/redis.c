@@ -840,7 +840,7 @@ static int redis_release(void *ctx, uint64_t bit, uint64_t count)
 	req_arg(&q, bit);
 	req_arg(&q, count);
 	if (p->info.policy == NUMBALLOC_SPREAD && count == 1) {
-		/* as in shared memory: the next search starts at a freed ID */
+		/* the next search starts at a freed ID (shared memory keeps it apart: numballoc_alloc(3)) */
 		pthread_mutex_lock(&p->lock);
 		p->hint = bit;
 		pthread_mutex_unlock(&p->lock);
