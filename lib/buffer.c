@@ -203,7 +203,7 @@ struct och {
 	uint64_t fseen;			/* the chunk's EST_FREED when last built from the words */
 	uint64_t *starts;		/* ixn bits */
 	struct och *spare;		/* the next spare record (not owned) */
-	size_t size;			/* bytes of its mapping (this and the arrays) */
+	size_t size;			/* bytes of the mapping of starts[] */
 };
 
 /*
@@ -854,19 +854,30 @@ static struct och *och_new(struct numballoc_buf *b, struct slot *s)
 	if (o) {
 		s->spare = o->spare;
 	} else {
-		size_t sz = sizeof(*o) + sw * 8;
+		size_t sz = sw * 8;
+		void *m;
 
+		/*
+		 * The record apart from its marks: records at the start of
+		 * page-aligned mappings all fell in one set of the L1 cache and
+		 * evicted each other (a miss on most frees).
+		 */
+		o = calloc(1, sizeof(*o));
+		if (!o)
+			return NULL;
 		/*
 		 * Populated at once: the index touches most of these pages, and
 		 * one call that maps them all costs far less than a fault each
 		 * (measured: doc/performance.md).
 		 */
-		o = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+		m = mmap(NULL, sz, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (o == MAP_FAILED)
+		if (m == MAP_FAILED) {
+			free(o);
 			return NULL;
+		}
 		o->size = sz;
-		o->starts = (uint64_t *)(o + 1);
+		o->starts = m;
 	}
 	o->oi = oi;
 	o->units = 0;
@@ -899,6 +910,12 @@ static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
 	return s;
 }
 
+static void och_free(struct och *o)
+{
+	munmap(o->starts, o->size);
+	free(o);
+}
+
 static void slot_free(struct slot *s)
 {
 	struct och *o;
@@ -906,10 +923,10 @@ static void slot_free(struct slot *s)
 
 	for (i = 0; i < s->ncap; i++)
 		if (s->och[i])
-			munmap(s->och[i], s->och[i]->size);
+			och_free(s->och[i]);
 	while ((o = s->spare)) {
 		s->spare = o->spare;
-		munmap(o, o->size);
+		och_free(o);
 	}
 	free(s->och);
 	free(s->ex);
