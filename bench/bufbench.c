@@ -4,10 +4,12 @@
  * shared-memory allocators, one thread, two threads and two processes.
  *
  *	numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL] [--mode M]
+ *			   [--level P]
  *
  * (--only: numballoc's default placement and the allocators whose label
  * starts with LABEL, e.g. "segfit". --mode: only mode M, 0 one thread,
- * 1 two threads, 2 two processes, e.g. to profile one; the others print 0.)
+ * 1 two threads, 2 two processes, e.g. to profile one; the others print 0.
+ * --level: only the level P, 50 or 85, e.g. to profile one.)
  *
  * Workload (issue 16, as issue 5): a buffer of 2^20 units, sizes
  * log-uniform in 1..256 units, filled to 50% (then 85%) live, then N
@@ -505,7 +507,7 @@ int main(int argc, char **argv)
 {
 	uint64_t ops = 400000;
 	const char *only = NULL;
-	int rounds = 5, quick = 0, i, k, m, j, nfit = 0, status = 0, mode = -1;
+	int rounds = 5, quick = 0, i, k, m, j, nfit = 0, status = 0, mode = -1, level = 0;
 	static const int pcts[] = { 50, 85 };
 	struct fit fits[NFIT];
 	/* [fit][mode][round] */
@@ -526,13 +528,16 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
 			mode = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--level") && i + 1 < argc) {
+			level = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL] [--mode M]\n");
+			fprintf(stderr, "usage: numballoc-bufbench [--quick] [--ops N] [--rounds R] [--only LABEL] [--mode M] [--level P]\n");
 			return 2;
 		}
 	}
-	if (rounds < 1 || rounds > MAXR || ops < 2 || mode < -1 || mode >= NMODE) {
-		fprintf(stderr, "numballoc-bufbench: rounds 1..%d, ops >= 2\n", MAXR);
+	if (rounds < 1 || rounds > MAXR || ops < 2 || mode < -1 || mode >= NMODE ||
+	    (level && level != 50 && level != 85)) {
+		fprintf(stderr, "numballoc-bufbench: rounds 1..%d, ops >= 2, level 50 or 85\n", MAXR);
 		return 2;
 	}
 	memset(fits, 0, sizeof(fits));
@@ -557,6 +562,8 @@ int main(int argc, char **argv)
 	       "# two over one (median of the rounds' own ratios)\n",
 	       (uintmax_t)ops, rounds, quick ? "quick" : "every allocator, every mode, each round");
 	for (i = 0; i < 2; i++) {
+		if (level && pcts[i] != level)
+			continue;
 		memset(fails, 0, sizeof(fails));
 		for (j = 0; j < rounds; j++)
 			for (k = 0; k < nfit; k++)

@@ -31,10 +31,10 @@
  * classes to 64 units, then 8 per power of two, a class mask) over the
  * free extents of all of them, built from the words when it adopts a
  * chunk: a 16-byte record per free extent (its node, length and class
- * list), found by node through a hash table kept at most a quarter full
- * (short probe runs), and per owned chunk a bit
- * per unit that marks where extents start; a few hundred KiB in all,
- * mostly in cache. An allocation takes an extent from the index (the newest of the
+ * list), and per owned chunk a cell of 16 bytes per 64 units that marks
+ * where extents start and holds the record numbers of its first two (the
+ * others are found by node through a hash table kept at most a quarter
+ * full); a few hundred KiB in all, mostly in cache. An allocation takes an extent from the index (the newest of the
  * request's own class if it fits, else the newest of the smallest class
  * that surely fits) and claims it on the words with a CAS per word
  * (nb_bitmap_claim_range_lazy()): the index is advice, the claim decides,
@@ -159,7 +159,7 @@
 #define REC_HEAD 8		/* words before the records: word 0 the low-chunk hint */
 #define W_WANT 1		/* record word 1: the 'wanted' signal (slot_want()) */
 #define NSLOT 8			/* slots of a handle: one per thread, 8 threads */
-#define OWN_MAX 64		/* chunks a slot owns at once (4 KiB of start marks each) */
+#define OWN_MAX 64		/* chunks a slot owns at once (8 KiB of start cells each) */
 #define NODE_SHIFT CH_MAX_SHIFT	/* a node number: owned chunk above, position below */
 #define NODE_POS ((UINT32_C(1) << NODE_SHIFT) - 1)
 #define SL_NIL UINT32_MAX
@@ -187,11 +187,19 @@ struct live_ent {
 };
 
 /*
- * A chunk a slot owns, in this process's memory: starts[] marks the
+ * A chunk a slot owns, in this process's memory: cell[] marks the
  * positions (relative to the chunk's base) where an extent of the slot's
- * index starts. The extents themselves are records of the slot (struct
- * ext), found by node number (node_of()) through the slot's hash table.
+ * index starts, 64 positions a cell. The extents themselves are records
+ * of the slot (struct ext): a cell holds the record numbers of its first
+ * two marks (by position), so the line that says an extent starts at P
+ * also says where its record is; the records of a cell's third and later
+ * marks are found by node number (node_of()) through the slot's hash
+ * table.
  */
+struct cell {
+	uint64_t starts;		/* bit b: an extent starts at 64 * cell + b */
+	uint32_t rec[2];		/* the records of the lowest two marks; the rest in the table */
+};
 
 struct och {
 	uint32_t oi;			/* its number in the slot's och[] */
@@ -201,9 +209,9 @@ struct och {
 	uint64_t units;			/* units of the chunk the index covers */
 	uint64_t freeu;			/* units of its extents in the index */
 	uint64_t fseen;			/* the chunk's EST_FREED when last built from the words */
-	uint64_t *starts;		/* ixn bits */
+	struct cell *cell;		/* ixn / 64 (rounded up) cells */
 	struct och *spare;		/* the next spare record (not owned) */
-	size_t size;			/* bytes of its mapping (this and the arrays) */
+	size_t size;			/* bytes of the mapping of cell[] */
 };
 
 /*
@@ -507,7 +515,7 @@ static uint32_t node_of(const struct och *o, uint64_t p)
 
 static int och_starts(const struct och *o, uint64_t p)
 {
-	return (int)(o->starts[p / 64] >> (p % 64) & 1);
+	return (int)(o->cell[p / 64].starts >> (p % 64) & 1);
 }
 
 static unsigned int sl_bin(uint64_t l)
@@ -528,7 +536,9 @@ static uint64_t sl_bin_low(unsigned int k)
 }
 
 /*
- * The slot's hash table: a node's extent record (key: the node) and, for
+ * The slot's hash table: the record of an extent that is the third or
+ * later to start in its cell (key: its node; the first two are in the
+ * cell), and, for
  * extents longer than TAIL_MIN, where the extent that ends at a node
  * starts (key: that node | TAIL_KEY). Linear probing, deletion by moving
  * back the entries after (no tombstones). All in this process's memory.
@@ -633,6 +643,83 @@ static uint32_t ext_new(struct slot *s)
 	return s->ex_n++;
 }
 
+/* Marks of cell C below bit B, 2 for two or more (no popcount: not in baseline x86-64). */
+static unsigned int cell_rank(const struct cell *c, unsigned int b)
+{
+	uint64_t m = c->starts & ((UINT64_C(1) << b) - 1);
+
+	return (unsigned int)(m != 0) + (unsigned int)((m & (m - 1)) != 0);
+}
+
+/* The bit of the K-th (from 0) mark of cell C, which has more than K. */
+static unsigned int cell_nth(const struct cell *c, unsigned int k)
+{
+	uint64_t m = c->starts;
+
+	while (k--)
+		m &= m - 1;
+	return (unsigned int)__builtin_ctzll(m);
+}
+
+/* The record of the extent marked at P of chunk O (the mark is set), or SL_NIL. */
+static uint32_t mark_rec(const struct slot *s, const struct och *o, uint64_t p)
+{
+	const struct cell *c = &o->cell[p / 64];
+	unsigned int r = cell_rank(c, (unsigned int)(p % 64));
+
+	return r < 2 ? c->rec[r] : ht_get(s, node_of(o, p));
+}
+
+/*
+ * Mark P of chunk O (not marked) as the start of record I: in its cell
+ * if it is among the cell's lowest two (the second then moves to the
+ * table), else in the table. -ENOMEM when the table could not grow
+ * (nothing changed).
+ */
+static int mark_set(struct slot *s, struct och *o, uint64_t p, uint32_t i)
+{
+	struct cell *c = &o->cell[p / 64];
+	unsigned int b = (unsigned int)(p % 64), r = cell_rank(c, b);
+
+	if (r >= 2) {
+		if (ht_put(s, node_of(o, p), i) < 0)
+			return -ENOMEM;
+	} else {
+		if (c->starts & (c->starts - 1) &&
+		    ht_put(s, node_of(o, p - b + cell_nth(c, 1)), c->rec[1]) < 0)
+			return -ENOMEM;
+		if (r == 0)
+			c->rec[1] = c->rec[0];
+		c->rec[r] = i;
+	}
+	c->starts |= UINT64_C(1) << b;
+	return 0;
+}
+
+/*
+ * The mark at P of chunk O (set; its record I, or SL_NIL: any) goes; a
+ * cell's third mark, if any, moves from the table into the cell.
+ */
+static void mark_clear(struct slot *s, struct och *o, uint64_t p, uint32_t i)
+{
+	struct cell *c = &o->cell[p / 64];
+	unsigned int b = (unsigned int)(p % 64), r = cell_rank(c, b);
+	uint32_t key;
+
+	if (r >= 2) {
+		ht_del(s, node_of(o, p), i);
+	} else {
+		if (r == 0)
+			c->rec[0] = c->rec[1];
+		if (c->starts & (c->starts - 1) & ((c->starts & (c->starts - 1)) - 1)) {	/* a third */
+			key = node_of(o, p - b + cell_nth(c, 2));
+			c->rec[1] = ht_get(s, key);
+			ht_del(s, key, SL_NIL);
+		}
+	}
+	c->starts &= ~(UINT64_C(1) << b);
+}
+
 /* Record I (extent [P, P+len) of chunk O) leaves the index. */
 static void ix_remove_rec(struct slot *s, struct och *o, uint64_t p, uint32_t i)
 {
@@ -648,29 +735,29 @@ static void ix_remove_rec(struct slot *s, struct och *o, uint64_t p, uint32_t i)
 		s->ex[nx].prev = pv;
 	if (s->head[k] == SL_NIL)
 		s->mask[k / 64] &= ~(UINT64_C(1) << (k % 64));
-	o->starts[p / 64] &= ~(UINT64_C(1) << (p % 64));
+	mark_clear(s, o, p, i);
 	o->freeu -= e->len;
 	if (e->len > TAIL_MIN)
 		ht_del(s, node_of(o, p + e->len - 1) | TAIL_KEY, (uint32_t)p);
-	ht_del(s, e->x, i);
 	e->next = s->ex_free;
 	s->ex_free = i;
 }
 
-/* The record of the extent that starts at P of chunk O (marked in starts[]), or SL_NIL. */
+/* The record of the extent that starts at P of chunk O (marked in its cell), or SL_NIL. */
 static uint32_t ix_rec(const struct slot *s, const struct och *o, uint64_t p)
 {
-	return och_starts(o, p) ? ht_get(s, node_of(o, p)) : SL_NIL;
+	return och_starts(o, p) ? mark_rec(s, o, p) : SL_NIL;
 }
 
+/* The extent marked at P of chunk O leaves the index. */
 static void ix_remove(struct slot *s, struct och *o, uint64_t p)
 {
-	uint32_t i = ht_get(s, node_of(o, p));
+	uint32_t i = mark_rec(s, o, p);
 
 	if (i != SL_NIL)
 		ix_remove_rec(s, o, p, i);
 	else	/* cannot be: every mark has its record; keep them in step anyway */
-		o->starts[p / 64] &= ~(UINT64_C(1) << (p % 64));
+		mark_clear(s, o, p, SL_NIL);
 }
 
 /*
@@ -689,7 +776,7 @@ static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
 	i = ext_new(s);
 	if (i == SL_NIL)
 		return;
-	if (ht_put(s, x, i) < 0) {
+	if (mark_set(s, o, p, i) < 0) {
 		s->ex[i].next = s->ex_free;
 		s->ex_free = i;
 		return;
@@ -705,7 +792,6 @@ static void ix_insert(struct slot *s, struct och *o, uint64_t p, uint64_t l)
 	e->next = h;
 	if (h != SL_NIL)
 		s->ex[h].prev = i;
-	o->starts[p / 64] |= UINT64_C(1) << (p % 64);
 	s->mask[k / 64] |= UINT64_C(1) << (k % 64);
 	o->freeu += l;
 	s->head[k] = i;
@@ -789,9 +875,9 @@ static uint64_t och_largest(const struct slot *s, const struct och *o)
 	uint32_t i;
 
 	for (w = 0; w < (o->units + 63) / 64; w++)
-		for (m = o->starts[w]; m; m &= m - 1) {
+		for (m = o->cell[w].starts; m; m &= m - 1) {
 			p = w * 64 + (uint64_t)__builtin_ctzll(m);
-			i = ht_get(s, node_of(o, p));
+			i = mark_rec(s, o, p);
 			if (i != SL_NIL && s->ex[i].len > best)
 				best = s->ex[i].len;
 		}
@@ -804,7 +890,7 @@ static void och_clear(struct slot *s, struct och *o)
 	uint64_t w, m;
 
 	for (w = 0; w < (o->units + 63) / 64; w++)
-		for (m = o->starts[w]; m; m &= m - 1)
+		for (m = o->cell[w].starts; m; m &= m - 1)
 			ix_remove(s, o, w * 64 + (uint64_t)__builtin_ctzll(m));
 }
 
@@ -854,19 +940,30 @@ static struct och *och_new(struct numballoc_buf *b, struct slot *s)
 	if (o) {
 		s->spare = o->spare;
 	} else {
-		size_t sz = sizeof(*o) + sw * 8;
+		size_t sz = sw * sizeof(struct cell);
+		void *m;
 
+		/*
+		 * The record apart from its marks: records at the start of
+		 * page-aligned mappings all fell in one set of the L1 cache and
+		 * evicted each other (a miss on most frees).
+		 */
+		o = calloc(1, sizeof(*o));
+		if (!o)
+			return NULL;
 		/*
 		 * Populated at once: the index touches most of these pages, and
 		 * one call that maps them all costs far less than a fault each
 		 * (measured: doc/performance.md).
 		 */
-		o = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+		m = mmap(NULL, sz, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (o == MAP_FAILED)
+		if (m == MAP_FAILED) {
+			free(o);
 			return NULL;
+		}
 		o->size = sz;
-		o->starts = (uint64_t *)(o + 1);
+		o->cell = m;
 	}
 	o->oi = oi;
 	o->units = 0;
@@ -899,6 +996,12 @@ static struct slot *slot_new(struct numballoc_buf *b, unsigned int i)
 	return s;
 }
 
+static void och_free(struct och *o)
+{
+	munmap(o->cell, o->size);
+	free(o);
+}
+
 static void slot_free(struct slot *s)
 {
 	struct och *o;
@@ -906,10 +1009,10 @@ static void slot_free(struct slot *s)
 
 	for (i = 0; i < s->ncap; i++)
 		if (s->och[i])
-			munmap(s->och[i], s->och[i]->size);
+			och_free(s->och[i]);
 	while ((o = s->spare)) {
 		s->spare = o->spare;
-		munmap(o, o->size);
+		och_free(o);
 	}
 	free(s->och);
 	free(s->ex);
@@ -1788,3 +1891,91 @@ NUMBALLOC_EXPORT int numballoc_buf_set_capacity(struct numballoc_buf *b, uint64_
 	view_leave(b);
 	return 0;
 }
+
+#ifdef NB_TEST_INDEX
+/*
+ * Test builds only (tests/check_bufindex.c): the slots' indexes checked
+ * against their invariants and against the words, for a handle that one
+ * thread uses and no other handle frees into (so the index is exact, not
+ * only advice). 0, or a line number of this file naming the broken one.
+ *
+ *  - every mark has its record: the cell's first two in the cell, the
+ *    rest in the table, and no entry of the table for the first two;
+ *  - a record's node is its mark, its extent lies in its chunk and is
+ *    free in the words; every record of a class list is of that class,
+ *    the list's links agree both ways, the class mask bit is set exactly
+ *    when the list is not empty, and the lists hold as many records as
+ *    there are marks; an extent longer than TAIL_MIN has its tail entry;
+ *    the table holds nothing else;
+ *  - a chunk's freeu is the sum of its extents.
+ */
+int nb_buf_index_check(struct numballoc_buf *b);
+
+int nb_buf_index_check(struct numballoc_buf *b)
+{
+	struct buf_view *v = view_enter(b);
+	int r = 0, n;
+
+	for (n = 0; n < NSLOT && !r; n++) {
+		struct slot *s = b->slot[n];
+		uint64_t marks = 0, listed = 0, inht = 0, want = 0, w, m, p, sum, u;
+		uint32_t oi, i, j, k;
+
+		if (!s)
+			continue;
+		for (oi = 0; oi < s->ncap && !r; oi++) {
+			struct och *o = s->och[oi];
+
+			if (!o)
+				continue;
+			sum = 0;
+			for (w = 0; w < (o->units + 63) / 64 && !r; w++)
+				for (m = o->cell[w].starts; m && !r; m &= m - 1) {
+					p = w * 64 + (uint64_t)__builtin_ctzll(m);
+					i = mark_rec(s, o, p);
+					marks++;
+					if (i == SL_NIL || i >= s->ex_n || s->ex[i].x != node_of(o, p) ||
+					    !s->ex[i].len || p + s->ex[i].len > o->units) {
+						r = __LINE__;
+						break;
+					}
+					if (cell_rank(&o->cell[w], (unsigned int)(p % 64)) < 2) {
+						if (ht_get(s, node_of(o, p)) != SL_NIL)
+							r = __LINE__;
+					} else {
+						want++;
+					}
+					if (s->ex[i].len > TAIL_MIN) {
+						want++;
+						if (ht_get(s, node_of(o, p + s->ex[i].len - 1) | TAIL_KEY) !=
+						    (uint32_t)p)
+							r = __LINE__;
+					}
+					for (u = 0; u < s->ex[i].len && !r; u++)
+						if (nb_bitmap_test(&v->bm, o->base + p + u))
+							r = __LINE__;
+					sum += s->ex[i].len;
+				}
+			if (!r && sum != o->freeu)
+				r = __LINE__;
+		}
+		for (k = 0; k < SL_BINS && !r; k++) {
+			if (!!(s->mask[k / 64] >> (k % 64) & 1) != (s->head[k] != SL_NIL))
+				r = __LINE__;
+			for (j = SL_NIL, i = s->head[k]; i != SL_NIL && !r; j = i, i = s->ex[i].next) {
+				if (i >= s->ex_n || s->ex[i].prev != j || sl_bin(s->ex[i].len) != k ||
+				    ++listed > marks)
+					r = __LINE__;
+			}
+		}
+		if (!r && listed != marks)
+			r = __LINE__;
+		for (w = 0; w < (UINT64_C(1) << s->ht_bits) && !r; w++)
+			inht += s->ht[w] != HT_EMPTY;
+		if (!r && (inht != want || inht != s->ht_used))
+			r = __LINE__;
+	}
+	view_leave(b);
+	return r;
+}
+#endif

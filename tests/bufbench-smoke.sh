@@ -7,7 +7,7 @@
 bench="${top_builddir:-.}/bench/numballoc-bufbench"
 out="${TMPDIR:-/tmp}/nbt-$$-bufbench.out"
 trap 'rm -f "$out"' EXIT
-echo "1..4"
+echo "1..5"
 "$bench" --quick >"$out" 2>&1 &
 pid=$!
 if wait "$pid"; then
@@ -45,4 +45,14 @@ elif ls /dev/shm | grep -q -- "^nb-bufbench-\(boost-\)\{0,1\}$pid\(-\|\$\)"; the
 	rm -f /dev/shm/nb-bufbench-$pid-* /dev/shm/nb-bufbench-boost-$pid
 else
 	echo "ok 4 - nothing left in /dev/shm"
+fi
+# --level: one level only (session 4); another level is refused
+if "$bench" --quick --only none --mode 0 --level 85 >"$out" 2>&1 &&
+	grep -q '^name=buf/85%/numballoc/1 thread ns=' "$out" &&
+	! grep -q '^name=buf/50%' "$out" &&
+	! "$bench" --quick --level 70 >/dev/null 2>&1; then
+	echo "ok 5 - --level 85 measures that level alone; --level 70 is refused"
+else
+	echo "not ok 5 - --level 85 measures that level alone; --level 70 is refused"
+	sed 's/^/# /' "$out"
 fi
