@@ -34,7 +34,11 @@
  *
  * Printed: ns per operation (one thread: its CPU time and wall time;
  * two: wall time over all N), throughput of two over one (wall), free
- * units over the largest free range at the end, and failures (-ENOSPC).
+ * units over the largest free range at the end, and failures (-ENOSPC);
+ * for numballoc, when there were failures, a comment line says how many
+ * found no free range of their size right after. The end of a run is no
+ * witness for its failures: first fit at 85% can use up its top range
+ * for a while and free it again (tests/check_firstfit.c).
  * Every figure is the median of R rounds; in each round every allocator
  * runs every mode, so a noisy machine's swings fall on all alike. The
  * ratios are of medians of the rounds' own ratios. Nothing is asserted;
@@ -106,6 +110,13 @@ static double nb_frag(struct fit *f)
 	return (double)st.free_size / (double)st.largest_free;
 }
 
+static uint64_t nb_largest(struct fit *f)
+{
+	struct numballoc_buf_stat st;
+
+	return numballoc_buf_stat(f->local, &st) < 0 ? 0 : st.largest_free;
+}
+
 static void nb_leave(struct fit *f)
 {
 	numballoc_buf_close(f->local);
@@ -126,6 +137,7 @@ void fit_numballoc(struct fit *f, unsigned int flags)
 	f->alloc = nb_alloc;
 	f->free = nb_free;
 	f->frag = nb_frag;
+	f->largest = nb_largest;
 	f->leave = nb_leave;
 	f->unmake = nb_unmake;
 }
@@ -212,6 +224,7 @@ struct worker {
 	struct live *live;
 	size_t nlive;
 	uint64_t units, rs, lo, hi, target, ops, fails;
+	uint64_t nofit;		/* failures with no free range of their size right after */
 	double cpu, t0, t1;	/* ns: thread CPU; wall start and end (CLOCK_MONOTONIC) */
 };
 
@@ -240,7 +253,15 @@ static void w_alloc(struct worker *w)
 		w->live[w->nlive++] = (struct live){ s, n };
 		w->units += n;
 	} else {
+		/*
+		 * Was the failure true? The largest free range right after
+		 * (the other worker may change it meanwhile) says so far
+		 * better than the end of the run, which may have a large
+		 * range again.
+		 */
 		w->fails++;
+		if (w->f->largest && w->f->largest(w->f) < n)
+			w->nofit++;
 	}
 }
 
@@ -263,6 +284,7 @@ static void w_fill(struct worker *w)
 	while (w->units < w->target && tries++ < 4 * UNITS)
 		w_alloc(w);
 	w->fails = 0;
+	w->nofit = 0;
 }
 
 static void *w_run(void *arg)
@@ -325,7 +347,7 @@ static int w_check(const struct worker *w)
 
 struct result {
 	double cpu, wall, frag;	/* ns/op; free/largest free */
-	uint64_t fails;
+	uint64_t fails, nofit;
 };
 
 /* One thread. */
@@ -344,6 +366,7 @@ static int run1(struct fit *f, int pct, uint64_t ops, struct result *res)
 	res->wall = (w.t1 - w.t0) / (double)ops;
 	res->frag = f->frag(f);
 	res->fails = w.fails;
+	res->nofit = w.nofit;
 	r = strcmp(f->label, "floor") ? w_check(&w) : 0;	/* the floor overlaps, by design */
 	if (r < 0)
 		fprintf(stderr, "bufbench: %s handed out a unit twice\n", f->label);
@@ -399,6 +422,7 @@ static int run2t(struct fit *f, int pct, uint64_t ops, struct result *res)
 	res->cpu = (w[0].cpu + w[1].cpu) / (double)ops;
 	res->frag = f->frag(f);
 	res->fails = w[0].fails + w[1].fails;
+	res->nofit = w[0].nofit + w[1].nofit;
 	free(w[0].live);
 	free(w[1].live);
 	f->leave(f);
@@ -411,7 +435,7 @@ struct procshared {
 	int turn;		/* whose fill it is; 2: all filled */
 	int ready;		/* children waiting at the start */
 	double t0[2], t1[2], cpu[2];
-	uint64_t fails[2];
+	uint64_t fails[2], nofit[2];
 	int failed;
 };
 
@@ -454,6 +478,7 @@ static int run2p(struct fit *f, int pct, uint64_t ops, struct result *res)
 			sh->t1[k] = w.t1;
 			sh->cpu[k] = w.cpu;
 			sh->fails[k] = w.fails;
+			sh->nofit[k] = w.nofit;
 			/* the live allocations stay: the parent measures the end state */
 			f->leave(f);
 			_exit(0);
@@ -475,6 +500,7 @@ static int run2p(struct fit *f, int pct, uint64_t ops, struct result *res)
 	res->wall = (t1 - t0) / (double)ops;
 	res->cpu = (sh->cpu[0] + sh->cpu[1]) / (double)ops;
 	res->fails = sh->fails[0] + sh->fails[1];
+	res->nofit = sh->nofit[0] + sh->nofit[1];
 	res->frag = 0.0;
 	if (f->join(f) == 0) {
 		res->frag = f->frag(f);
@@ -513,7 +539,7 @@ int main(int argc, char **argv)
 	/* [fit][mode][round] */
 	static double wall[NFIT][NMODE][MAXR], cpu[NFIT][NMODE][MAXR], frag[NFIT][NMODE][MAXR];
 	static double scale[NFIT][NMODE][MAXR];
-	uint64_t fails[NFIT][NMODE];
+	uint64_t fails[NFIT][NMODE], nofit[NFIT][NMODE];
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
@@ -565,6 +591,7 @@ int main(int argc, char **argv)
 		if (level && pcts[i] != level)
 			continue;
 		memset(fails, 0, sizeof(fails));
+		memset(nofit, 0, sizeof(nofit));
 		for (j = 0; j < rounds; j++)
 			for (k = 0; k < nfit; k++)
 				for (m = 0; m < NMODE; m++) {
@@ -581,6 +608,7 @@ int main(int argc, char **argv)
 					cpu[k][m][j] = r.cpu;
 					frag[k][m][j] = r.frag;
 					fails[k][m] += r.fails;
+					nofit[k][m] += r.nofit;
 					scale[k][m][j] = r.wall > 0 ? wall[k][0][j] / r.wall : 0;
 				}
 		for (k = 0; k < nfit; k++)
@@ -594,6 +622,10 @@ int main(int argc, char **argv)
 				if (median(frag[k][m], rounds) > 0)
 					printf(" free/largest=%.2f", median(frag[k][m], rounds));
 				printf(" fails=%ju\n", (uintmax_t)fails[k][m]);
+				if (fails[k][m] && fits[k].largest)
+					printf("# buf/%d%%/%s/%s: %ju of the %ju failures had no free range of their size right after\n",
+					       pcts[i], fits[k].label, modes[m], (uintmax_t)nofit[k][m],
+					       (uintmax_t)fails[k][m]);
 			}
 		/* numballoc against each baseline, mode by mode: baseline time / numballoc time */
 		for (k = 1; k < nfit; k++)

@@ -39,6 +39,8 @@ struct fit {
 	int (*free)(struct fit *f, uint64_t start, uint64_t n);
 	/* free units over the largest free range, or 0 when unknown */
 	double (*frag)(struct fit *f);
+	/* the largest free range now, in units; NULL when unknown */
+	uint64_t (*largest)(struct fit *f);
 	void (*leave)(struct fit *f);
 	void (*unmake)(struct fit *f);
 };
