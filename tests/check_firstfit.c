@@ -24,7 +24,7 @@
  * about the moment of a failure: the top range of a first-fit buffer at
  * 85% moves, and in some rounds falls to a few units before frees bring
  * it back (issue 16: seen in 1-3% of such runs under load, with the top
- * range down to 7-145 units at the failures).
+ * range down to 7-181 units at the failures).
  */
 #include "config.h"
 
