@@ -633,7 +633,7 @@ static __attribute__((noinline)) int alloc_cursor(struct numballoc *pool, uint64
 	return 0;
 }
 
-/* numballoc_alloc() on any pool but a fast SPREAD or CYCLIC one: the whole path. */
+/* numballoc_alloc() on any pool but a fast SPREAD, CYCLIC or LOWEST one: the whole path. */
 static __attribute__((noinline)) int alloc_whole(struct numballoc *pool, uint64_t *id)
 {
 	if (__builtin_expect(pool->rdonly, 0))
