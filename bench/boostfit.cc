@@ -52,8 +52,9 @@ static int bf_join(struct fit *f)
 	return 0;
 }
 
-static int bf_alloc(struct fit *f, uint64_t n, uint64_t *start)
+static int bf_alloc(struct fit *f, uint64_t n, uint64_t *start, uint32_t *tag)
 {
+	(void)tag;
 	void *p = bf_seg(f)->allocate(n * BF_UNIT, std::nothrow);
 
 	if (!p)
@@ -62,9 +63,10 @@ static int bf_alloc(struct fit *f, uint64_t n, uint64_t *start)
 	return 0;
 }
 
-static int bf_free(struct fit *f, uint64_t start, uint64_t n)
+static int bf_free(struct fit *f, uint64_t start, uint64_t n, uint32_t tag)
 {
 	(void)n;
+	(void)tag;
 	bf_seg(f)->deallocate((char *)bf_seg(f)->get_address() + start);
 	return 0;
 }

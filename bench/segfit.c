@@ -180,21 +180,23 @@ static int sf_join(struct fit *f)
 	return 0;
 }
 
-static int sf_alloc(struct fit *f, uint64_t n, uint64_t *first)
+static int sf_alloc(struct fit *f, uint64_t n, uint64_t *first, uint32_t *tag)
 {
 	struct sf *s = f->local;
 	int r;
 
+	(void)tag;
 	pthread_mutex_lock(&s->mu);
 	r = sf_alloc_locked(s, n, first);
 	pthread_mutex_unlock(&s->mu);
 	return r;
 }
 
-static int sf_free(struct fit *f, uint64_t first, uint64_t n)
+static int sf_free(struct fit *f, uint64_t first, uint64_t n, uint32_t tag)
 {
 	struct sf *s = f->local;
 
+	(void)tag;
 	pthread_mutex_lock(&s->mu);
 	sf_free_locked(s, first, n);
 	pthread_mutex_unlock(&s->mu);
