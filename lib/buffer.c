@@ -52,8 +52,14 @@
  * has no run, it adopts another chunk: the lowest whose record promises
  * THRESH free units, from a shared hint up, then THRESH/2, THRESH/4, then
  * any with a run (lowest first keeps the top of the buffer free in one
- * range). When none is free to adopt but other live handles own chunks,
- * it raises the 'wanted' signal (record word 1: a sequence number and
+ * range). In the buffer's last chunk (when there are two or more) a
+ * request takes the top of its extent, not the bottom: two owners
+ * filling chunks at the top of the buffer at once then fill towards each
+ * other, one from below and one from the end, and the free space between
+ * them stays one range (with the bottom, the last owner's first
+ * allocations cut it in two: free/largest 4.93 against 2.52 with two
+ * threads at 85% live in bufbench). When none is free to adopt but
+ * other live handles own chunks, it raises the 'wanted' signal (record word 1: a sequence number and
  * how many chunks the asker owns); every slot that sees a new value at
  * its next operation and owns more than one chunk more than the asker
  * gives back half the difference, those with the most free units first.
@@ -283,6 +289,7 @@ struct numballoc_buf {
 	uint64_t big;			/* larger requests go to the engine's run search */
 	uint64_t thresh;		/* a chunk with this much free is worth adopting */
 	uint64_t keep;			/* and worth keeping after a miss */
+	uint64_t topbase;		/* the first unit of the last chunk of maxu */
 	uint64_t *rec;			/* the records area (shared, untrusted), or NULL */
 	uint64_t nrec;			/* chunks the records cover: ceil(maxu / chunk) */
 	struct slot *slot[NSLOT];	/* made on first use (CAS), freed at close */
@@ -1310,8 +1317,13 @@ static int slot_alloc(struct numballoc_buf *b, struct buf_view *v, struct slot *
 		p = node_pos(s->ex[i].x);
 		l = s->ex[i].len;
 		ix_remove_rec(s, o, p, i);
-		if (l > n)
+		if (l > n && o->base == b->topbase) {
+			/* the buffer's last chunk fills downwards (see "Placement") */
+			ix_insert(s, o, p, l - n);
+			p += l - n;
+		} else if (l > n) {
 			ix_insert(s, o, p + n, l - n);
+		}
 		if (nb_bitmap_claim_range_lazy(&v->bm, o->base + p, n) == 0) {
 			*first = o->base + p;
 			return 0;
@@ -1443,6 +1455,7 @@ static int buf_attach(struct numballoc_buf *b)
 		b->keep = b->chunk / 32;
 		b->rec = nb_segment_area(&b->seg, 0);
 		b->nrec = (b->maxu + b->chunk - 1) >> b->shift;
+		b->topbase = b->nrec > 1 ? (b->nrec - 1) << b->shift : UINT64_MAX;
 		b->first_fit = 0;
 		/* the map of owned chunks: reserved for all, pages touched where used */
 		b->chown = mmap(NULL, b->nrec * sizeof(uint32_t), PROT_READ | PROT_WRITE,

@@ -15,7 +15,9 @@
  *     chunk to adopt asks, and an owner gives chunks back (session 2);
  *   - threads of one handle and processes with handles of their own, in
  *     both placements, allocating and freeing at once where a fit
- *     provably exists at every moment: never -ENOSPC (session 3).
+ *     provably exists at every moment: never -ENOSPC (session 3);
+ *   - two owners filling chunks at the top of the buffer keep the free
+ *     space between them in one range (session 5).
  *
  * The tests read the chunk records (area 0 of a buffer with chunks: 8
  * words, then an owner word and an estimate word per chunk) to check who
@@ -461,6 +463,71 @@ START_TEST(test_frees_coalesce)
 END_TEST
 
 /*
+ * Two owners at the top of the buffer (session 5): the parent's handle
+ * fills two and a half of four chunks; a child's handle then adopts the
+ * last chunk, the only one left, and takes its ranges from the top of
+ * that chunk, so the free space between the parent's half-full chunk and
+ * the child's allocations stays one range (free size == largest free).
+ * Taking from the bottom, as in the other chunks, would cut it in two.
+ * Then the parent fills the rest: everything is allocated, once.
+ */
+START_TEST(test_two_owners_top)
+{
+	const char *name = tu_name("buftop");
+	const uint64_t cap = 4 * CHUNK;
+	struct numballoc_buf_opts o = { .capacity = cap, .max_capacity = cap,
+					.flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct numballoc_buf *b;
+	uint64_t s, k, used = 0;
+	pid_t pid;
+	int st;
+
+	ck_assert_int_eq(numballoc_buf_open(name, &o, &b), 0);
+	for (k = 0; k < 5 * CHUNK / 2 / 256; k++) {
+		ck_assert_int_eq(numballoc_buf_alloc(b, 256, &s), 0);
+		ck_assert_uint_lt(s, 3 * CHUNK);
+		used += 256;
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct numballoc_buf_opts oc = { 0 };
+		struct numballoc_buf_stat bs;
+		struct numballoc_buf *c;
+		int bad = 0;
+
+		if (numballoc_buf_open(name, &oc, &c) < 0)
+			_exit(10);
+		for (k = 0; k < 10; k++) {
+			if (numballoc_buf_alloc(c, 100, &s) < 0)
+				_exit(11);
+			if (s != cap - 100 * (k + 1))	/* downwards from the end */
+				bad = 1;
+		}
+		if (numballoc_buf_stat(c, &bs) < 0)
+			_exit(12);
+		if (bs.free_size != cap - used - 1000 || bs.largest_free != bs.free_size)
+			bad |= 2;
+		numballoc_buf_close(c);
+		_exit(bad ? 20 + bad : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	/* the rest, in pieces that fit exactly: nothing lost, nothing twice */
+	used += 1000;
+	while (used < cap) {
+		uint64_t n = cap - used < 100 ? cap - used : 100;
+
+		ck_assert_int_eq(numballoc_buf_alloc(b, n, &s), 0);
+		used += n;
+	}
+	ck_assert_int_eq(numballoc_buf_alloc(b, 1, &s), -ENOSPC);
+	numballoc_buf_close(b);
+}
+END_TEST
+
+/*
  * The 'wanted' handover between processes: the parent's handle owns all
  * four chunks, each half free. A child's handle finds none to adopt: it
  * places by first fit (no false -ENOSPC) and asks for chunks. At the
@@ -686,6 +753,7 @@ static Suite *chunks_suite(void)
 	tcase_add_test(tc, test_owned_cap);
 	tcase_add_test(tc, test_frees_coalesce);
 	tcase_add_test(tc, test_wanted_handover);
+	tcase_add_test(tc, test_two_owners_top);
 	tcase_add_loop_test(tc, test_race_no_false_enospc, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
