@@ -672,8 +672,7 @@ static __attribute__((noinline)) int alloc_whole(struct numballoc *pool, uint64_
 }
 
 /*
- * SPREAD, a fast pool, when the word at this thread's position (moved to a
- * freed ID whose word was full: free_spread()) has no free
+ * SPREAD, a fast pool, when the word at this thread's position has no free
  * ID at or after it (numballoc_alloc() tried it): the word of the ID this
  * thread freed last in this pool, from that ID up (a word it has just
  * written, which had a clear bit then); then next fit, the SPREAD_AHEAD
@@ -880,7 +879,7 @@ static __attribute__((noinline)) int free_spread_show(struct nb_bitmap *bm, stru
 {
 	nb_bitmap_show_word(bm, h->hid);
 	h->hid = NB_NONE;
-	return nb_bitmap_release_plain(bm, bit, &h->hid, &h->bit);
+	return nb_bitmap_release_plain(bm, bit, &h->hid);
 }
 
 /*
@@ -888,15 +887,13 @@ static __attribute__((noinline)) int free_spread_show(struct nb_bitmap *bm, stru
  * at the summary (nb_bitmap_release_plain()). At 99% fill half the frees
  * land in a full word, whose summary bit the release would read, a line
  * of its own that a random free does not have in cache (issue 20,
- * session 5: 0.2-0.3 of the hint baseline's speed at 99% and above).
+ * session 5: with no look at all, 0.1-0.4 of the hint baseline's speed
+ * at 99% and above; with the word kept as below, 0.1-0.25 at 2^24 IDs).
  * Instead the thread keeps the word (H->hid) until its next free in the
- * pool, and its position moves to the freed ID (H->bit), so that the
- * allocation in between fills the word again (it looks at the position's
- * word first; the ID freed is the first clear bit there); only a word that
- * still has a clear bit at the next free is shown (free_spread_show()),
- * and at numballoc_close(). A free into a word that had a clear bit moves
- * nothing but the freed ID (the second place an allocation looks): a
- * thread that allocates more than it frees still packs its IDs. So at most one word per thread and handle has a
+ * pool, by when the allocation in between has mostly filled it again
+ * (the freed ID's word is the second place it looks); only a word that
+ * still has a clear bit then is shown (free_spread_show()), and at
+ * numballoc_close(). So at most one word per thread and handle has a
  * clear bit that summary searches do not see: they find it by the
  * definitive pass, which comes before any -ENOSPC, and heals it. A
  * process killed, a thread gone or a slot reused for a fifth pool leaves
@@ -913,7 +910,7 @@ static inline __attribute__((always_inline)) int free_spread(struct nb_bitmap *b
 			return free_spread_show(bm, h, bit);
 		h->hid = NB_NONE;	/* full again: nothing to show */
 	}
-	return nb_bitmap_release_plain(bm, bit, &h->hid, &h->bit);
+	return nb_bitmap_release_plain(bm, bit, &h->hid);
 }
 
 /*
