@@ -1199,6 +1199,20 @@ int nb_bitmap_released_more(struct nb_bitmap *bm, uint64_t bit, int lost)
 	return 0;
 }
 
+/*
+ * Word W of a packed bitmap, released into by nb_bitmap_release_plain()
+ * (issue 20, session 5): if it has a clear bit, its summary bit is set
+ * (then, as after any release, by the rules at the top: a clearer that
+ * took it meanwhile looks at the word again after its CAS). A full word
+ * needs nothing: a release into it sets its bit or keeps it, as above.
+ */
+void nb_bitmap_show_word(struct nb_bitmap *bm, uint64_t w)
+{
+	if (w < bm->nwords && bm->nlevels > 0 && child_has_room(bm, 0, w) &&
+	    !(word_load(&bm->level[1][w / 64]) & bit_of(w)))
+		summary_set(bm, 0, w);
+}
+
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit)
 {
 	uint64_t w, b, old, *s;

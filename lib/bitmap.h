@@ -352,6 +352,46 @@ slow:
 }
 
 /*
+ * issue 20, session 5 (SPREAD's free): nb_bitmap_release_bit() without
+ * its look at the summary. A release into a full word leaves the word's
+ * summary bit as it was, which may be clear: the word then has a clear
+ * bit that summary searches do not see (the definitive pass does). The
+ * caller keeps the word, and shows it with nb_bitmap_show_word() before
+ * it forgets it unless the word is full again (idpool.c: one word per
+ * thread and handle). Returns what nb_bitmap_release_bit() returns; a
+ * release into a full word stores the word in *KEPT (to be kept), any
+ * other leaves *KEPT alone (a word that had a clear bit keeps its summary
+ * bit as true as before; the slow path keeps the summary itself). No call
+ * in the common case, and the rare ones are tail calls; the run index as
+ * in nb_bitmap_release_bit(), and where it is in use the word is shown at
+ * once.
+ */
+void nb_bitmap_show_word(struct nb_bitmap *bm, uint64_t w);
+
+static inline __attribute__((always_inline)) int nb_bitmap_release_plain(struct nb_bitmap *bm,
+								     uint64_t bit, uint64_t *kept)
+{
+	uint64_t w = bit / 64, *p, old;
+
+	if (w >= bm->fastwords)
+		goto slow;
+	p = &bm->words[w];
+	NB_COUNTED_READ();
+	old = uatomic_read(p);
+	if (!((old >> (bit % 64)) & 1) ||
+	    uatomic_cmpxchg(p, old, old & ~(UINT64_C(1) << (bit % 64))) != old)
+		goto slow;
+	if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
+	    (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID))
+		return nb_bitmap_released_more(bm, bit, old == UINT64_MAX);
+	if (old == UINT64_MAX)
+		*kept = w;
+	return 0;
+slow:
+	return nb_bitmap_release_bit_slow(bm, bit);
+}
+
+/*
  * LOWEST's advice word (issue 20, session 3; bitmap.c, "The lowest
  * advice"): word NB_LOW of the cursor line holds L, the lowest bit that
  * may be clear, in its low NB_LOW_SHIFT bits, and above them the end S of

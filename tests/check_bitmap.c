@@ -556,6 +556,50 @@ START_TEST(test_stale_summary_heals)
 }
 END_TEST
 
+/*
+ * issue 20, session 5: the release without a look at the summary. Into a
+ * full word it clears the bit, writes no summary and hands the word back
+ * in *KEPT; into another word it leaves *KEPT alone; a bit that is clear
+ * is -ENOENT. nb_bitmap_show_word() sets the summary bit of a kept word
+ * that has a clear bit, and leaves a full one's alone; meanwhile the
+ * definitive pass still finds the hidden bit.
+ */
+START_TEST(test_release_plain)
+{
+	struct model m;
+	uint64_t i, bit, kept = NB_NONE;
+
+	model_new(&m, 64 * 64 * 5 + 3);
+	for (i = 0; i < m.n; i++)
+		ck_assert_int_eq(nb_bitmap_claim_bit(&m.bm, i), 0);
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 200), 0);
+	ck_assert_int_eq(nb_bitmap_release_plain(&m.bm, 200 * 64 + 17, &kept), 0);
+	ck_assert_uint_eq(kept, 200);
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 200), 0);	/* hidden */
+	kept = NB_NONE;
+	ck_assert_int_eq(nb_bitmap_release_plain(&m.bm, 200 * 64 + 18, &kept), 0);
+	ck_assert_uint_eq(kept, NB_NONE);	/* not full: nothing new to keep */
+	ck_assert_int_eq(nb_bitmap_release_plain(&m.bm, 200 * 64 + 18, &kept), -ENOENT);
+	ck_assert_uint_eq(kept, NB_NONE);
+	nb_bitmap_show_word(&m.bm, 200);
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 200), 1);
+	nb_bitmap_show_word(&m.bm, 201);	/* full: stays clear */
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 201), 0);
+	/* the last word is left to the slow path, which keeps the summary */
+	ck_assert_int_eq(nb_bitmap_release_plain(&m.bm, m.n - 1, &kept), 0);
+	ck_assert_uint_eq(kept, NB_NONE);
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, (m.n - 1) / 64), 1);
+	/* a word hidden and never shown: the definitive pass finds it */
+	ck_assert_int_eq(nb_bitmap_release_plain(&m.bm, 300 * 64 + 1, &kept), 0);
+	ck_assert_uint_eq(kept, 300);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), 0);
+	ck_assert_uint_eq(bit, 300 * 64 + 1);
+	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), -ENOSPC);
+	model_free(&m);
+}
+END_TEST
+
 /* Padding bits cleared by a hostile writer are still never handed out. */
 START_TEST(test_padding_never_handed_out)
 {
@@ -1207,6 +1251,7 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_run_across_boundary);
 	tcase_add_test(tc, test_definitive_pass);
 	tcase_add_test(tc, test_stale_summary_heals);
+	tcase_add_test(tc, test_release_plain);
 	tcase_add_loop_test(tc, test_claim_next_model, 0, 3);	/* issue 20 session 3 */
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_loop_test(tc, test_threads_witness, 0, 2);

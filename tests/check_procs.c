@@ -497,6 +497,68 @@ START_TEST(test_nearly_full_processes)
 }
 END_TEST
 
+/*
+ * SPREAD's free leaves the summary alone (issue 20, session 5): a thread
+ * that frees into full words keeps only the last of them from summary
+ * searches, and a process killed right after its frees, before any
+ * allocation fills the words again, loses no ID. The pool is full (each
+ * ID set by numballoc_alloc_id(), which keeps the summary exact). The
+ * child frees A, in the last word the inline paths take, then B, in word
+ * 0, and is killed -9. The parent's blocks of one are first fit from 0 by
+ * the summary: A must come first (B's free showed A's word), then B (its
+ * word hidden: found by the definitive pass), then -ENOSPC.
+ */
+#define SKF_IDS 65536
+#define SKF_A (SKF_IDS - 2 * 64 + 5)	/* word 1022: the last word is left to the slow path */
+#define SKF_B 7				/* word 0 */
+
+START_TEST(test_spread_killed_free)
+{
+	const char *name = tu_name("skfree");
+	struct numballoc_opts o = { .capacity = SKF_IDS, .policy = NUMBALLOC_SPREAD,
+				    .flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct numballoc *p, *q;
+	uint64_t id;
+	int fd[2], st;
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(numballoc_open(name, &o, &p), 0);
+	for (id = 0; id < SKF_IDS; id++)
+		ck_assert_int_eq(numballoc_alloc_id(p, id), 0);
+	ck_assert_int_eq(pipe(fd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* the allocation makes this thread's slot the handle's: the inline free */
+		if (numballoc_open(name, NULL, &q) < 0 || numballoc_alloc(q, &id) != -ENOSPC ||
+		    numballoc_free(q, SKF_A) != 0 || numballoc_free(q, SKF_B) != 0)
+			_exit(1);
+		if (write(fd[1], "x", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(fd[1]);
+	if (read(fd[0], &c, 1) != 1) {	/* the child failed: its status says where */
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		numballoc_unlink(name);
+		ck_abort_msg("child exited with %d", WEXITSTATUS(st));
+	}
+	close(fd[0]);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	numballoc_unlink(name);
+	ck_assert_int_eq(numballoc_alloc_block(p, 1, 1, &id), 0);
+	ck_assert_uint_eq(id, SKF_A);
+	ck_assert_int_eq(numballoc_alloc_block(p, 1, 1, &id), 0);
+	ck_assert_uint_eq(id, SKF_B);
+	ck_assert_int_eq(numballoc_alloc_block(p, 1, 1, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	numballoc_close(p);
+}
+END_TEST
+
 static Suite *procs_suite(void)
 {
 	Suite *s = suite_create("procs");
@@ -507,6 +569,7 @@ static Suite *procs_suite(void)
 	tcase_add_test(tc, test_creation_race);
 	tcase_add_test(tc, test_cyclic_windows_processes);
 	tcase_add_loop_test(tc, test_nearly_full_processes, 0, 2);
+	tcase_add_test(tc, test_spread_killed_free);
 	suite_add_tcase(s, tc);
 	return s;
 }
