@@ -632,9 +632,9 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  *     longer than a moment if the writer died before its read after;
  *   - a claim that finds a clear bit in L's word, at or after L, takes it
  *     and writes nothing (the inline nb_bitmap_claim_lowest(), and
- *     nb_bitmap_claim_lowest_all() in numballoc_alloc(), which tries
- *     L's word again after a lost CAS): the bits of the word between L
- *     and it are set, so it is the lowest;
+ *     nb_bitmap_claim_lowest_all() in numballoc_alloc(), whose lost
+ *     CAS there sends it to the search, which tries L's word again):
+ *     the bits of the word between L and it are set, so it is the lowest;
  *   - a claim that leaves L's word (it found nothing there, and searched
  *     from S or the next word) claims B and moves L to B with one CAS
  *     from the value it loaded; it read every bit of [L, B) outside the

@@ -399,30 +399,33 @@ extern void (*nb_test_window)(int where);
  * first clear bit at or after L in L's word, else, when S is past L's
  * word, the first at or after S in S's word: the bits between are L's
  * word's, read set, and the stretch's, promised set, so it is the lowest.
- * A CAS lost in L's word (another claim, or a release, wrote the word
- * since its load) reads the word again and tries again there: only a word
- * read with no clear bit at or after L sends the claim on to S's (review
- * 4: going on after a lost CAS took S's bit while L's word still had one).
- * Writes nothing but the claim's CAS: the advice stays, and the next claim
- * looks at the same two words. 1 and *BIT; 0 when neither word has one
- * (or S's CAS lost): the caller goes on with nb_bitmap_claim_lowest_slow(),
- * which moves the advice. Words below fastwords only.
+ * Only a word read with no clear bit at or after L sends the claim on to
+ * S's: a CAS lost in L's word (another claim, or a release, wrote it since
+ * the load) returns 0, and the caller's nb_bitmap_claim_lowest_slow() tries
+ * L's word again (review 4: going on to S's word after a lost CAS took S's
+ * bit while L's word still had one). A loop here would make
+ * numballoc_alloc() save registers on every path. Writes nothing but the
+ * claim's CAS: the advice stays, and the next claim looks at the same two
+ * words. 1 and *BIT; 0 when neither word has one, or a CAS lost: the caller
+ * goes on with nb_bitmap_claim_lowest_slow(), which moves the advice.
+ * Words below fastwords only.
  */
 static inline int nb_bitmap_claim_lowest_all(struct nb_bitmap *bm, uint64_t *bit)
 {
-	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK, s, *p, old, prev, b;
+	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK, s, *p, old, clear, b;
 
 	if (l / 64 < bm->fastwords) {
 		p = &bm->words[l / 64];
 		NB_COUNTED_READ();
-		for (old = uatomic_read(p); ~old >> (l % 64); old = prev) {
-			b = l + (unsigned int)__builtin_ctzll(~old >> (l % 64));
+		old = uatomic_read(p);
+		clear = ~old >> (l % 64);	/* the clear bits from L on, L's first */
+		if (clear) {
+			b = l + (unsigned int)__builtin_ctzll(clear);
 			NB_TEST_WINDOW(5);
-			prev = uatomic_cmpxchg(p, old, old | UINT64_C(1) << (b % 64));
-			if (prev == old) {
-				*bit = b;
-				return 1;
-			}
+			if (uatomic_cmpxchg(p, old, old | UINT64_C(1) << (b % 64)) != old)
+				return 0;
+			*bit = b;
+			return 1;
 		}
 	}
 	s = nb_low_end(a);
