@@ -279,6 +279,41 @@ START_TEST(test_lost_cas_stays_in_word)
 }
 END_TEST
 
+/*
+ * The release of a LOWEST pool's free (nb_bitmap_release_lowest(): the
+ * word's CAS, the advice, then the summary): a release into a full word
+ * whose summary bit a clearer took sets it again, and lowers the advice;
+ * a release of a clear bit is -ENOENT and changes nothing.
+ */
+START_TEST(test_release_lowest_shows_word)
+{
+	void *area = tu_shared(nb_bitmap_bytes(NBITS));
+	struct nb_bitmap bm;
+	uint64_t bit;
+
+	nb_bitmap_attach(&bm, area, NBITS);
+	nb_bitmap_init(&bm);
+	for (bit = 0; bit < 20 * 64; bit++)
+		ck_assert_int_eq(nb_bitmap_claim_bit(&bm, bit), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 6), 0);	/* filled: cleared */
+	ck_assert_int_eq(nb_bitmap_release_lowest(&bm, 6 * 64 + 9), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 6), 1);
+	ck_assert_int_eq(nb_bitmap_release_lowest(&bm, 6 * 64 + 9), -ENOENT);
+	ck_assert_int_eq(nb_bitmap_count(&bm), 20 * 64 - 1);
+	/* the lowest claims: the freed one, then the first never claimed */
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, 6 * 64 + 9);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, 20 * 64);
+	/* a word whose summary bit is clear, past the plain scan: found by the summary */
+	for (bit = 20 * 64 + 1; bit < NBITS; bit++)
+		ck_assert_int_eq(nb_bitmap_claim_bit(&bm, bit), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 80), 0);
+	ck_assert_int_eq(nb_bitmap_release_lowest(&bm, 80 * 64 + 1), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 80), 1);
+}
+END_TEST
+
 static Suite *race_suite(void)
 {
 	Suite *s = suite_create("lowest_race");
@@ -289,6 +324,7 @@ static Suite *race_suite(void)
 	tcase_add_test(tc, test_claim_bit_lazy);
 	tcase_add_test(tc, test_killed_release_hides_no_other);
 	tcase_add_test(tc, test_lost_cas_stays_in_word);
+	tcase_add_test(tc, test_release_lowest_shows_word);
 	suite_add_tcase(s, tc);
 	return s;
 }
