@@ -632,8 +632,9 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  *     longer than a moment if the writer died before its read after;
  *   - a claim that finds a clear bit in L's word, at or after L, takes it
  *     and writes nothing (the inline nb_bitmap_claim_lowest(), and
- *     nb_bitmap_claim_word() at L in numballoc_alloc()): the bits
- *     of the word between L and it are set, so it is the lowest;
+ *     nb_bitmap_claim_lowest_all() in numballoc_alloc(), whose lost
+ *     CAS there sends it to the search, which tries L's word again):
+ *     the bits of the word between L and it are set, so it is the lowest;
  *   - a claim that leaves L's word (it found nothing there, and searched
  *     from S or the next word) claims B and moves L to B with one CAS
  *     from the value it loaded; it read every bit of [L, B) outside the
@@ -659,7 +660,13 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  * below it (claims in S's word leave some above), and a release into such
  * a word writes no summary. So does a
  * specific claim in such a pool (nb_bitmap_claim_bit_lazy(), session 4);
- * a summary search that meets a stale bit clears it (claim_summary()). Only pools
+ * a summary search that meets a stale bit clears it (claim_summary()). A
+ * release in such a pool (nb_bitmap_release_lowest(), session 5) looks at
+ * the summary bit of a word it made not full only after its CAS on the
+ * word and its advice write, and sets it then if a search cleared it: no
+ * load of a summary line before its atomics. Killed before that look, it
+ * can leave its own ID out of the summary, as a killed clearer can; the
+ * definitive pass finds it. Only pools
  * whose every process keeps the advice use it (segment.h,
  * NB_VERSION_LOW); nb_bitmap_init() makes it 0, which promises nothing.
  */

@@ -439,17 +439,35 @@ extern void (*nb_test_window)(int where);
  * first clear bit at or after L in L's word, else, when S is past L's
  * word, the first at or after S in S's word: the bits between are L's
  * word's, read set, and the stretch's, promised set, so it is the lowest.
- * Writes nothing but the claim's CAS: the advice stays, and the next claim
- * looks at the same two words. 1 and *BIT; 0 when neither word has one
- * (or a CAS lost): the caller goes on with nb_bitmap_claim_lowest_slow(),
- * which moves the advice. Words below fastwords only (claim_word).
+ * Only a word read with no clear bit at or after L sends the claim on to
+ * S's: a CAS lost in L's word (another claim, or a release, wrote it since
+ * the load) returns 0, and the caller's nb_bitmap_claim_lowest_slow() tries
+ * L's word again (review 4: going on to S's word after a lost CAS took S's
+ * bit while L's word still had one). A loop here would make
+ * numballoc_alloc() save registers on every path. Writes nothing but the
+ * claim's CAS: the advice stays, and the next claim looks at the same two
+ * words. 1 and *BIT; 0 when neither word has one, or a CAS lost: the caller
+ * goes on with nb_bitmap_claim_lowest_slow(), which moves the advice.
+ * Words below fastwords only.
  */
 static inline int nb_bitmap_claim_lowest_all(struct nb_bitmap *bm, uint64_t *bit)
 {
-	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK, s;
+	uint64_t a = uatomic_read(&bm->cursor[NB_LOW]), l = a & NB_LOW_MASK, s, *p, old, clear, b;
 
-	if (nb_bitmap_claim_word(bm, l, bit))
-		return 1;
+	if (l / 64 < bm->fastwords) {
+		p = &bm->words[l / 64];
+		NB_COUNTED_READ();
+		old = uatomic_read(p);
+		clear = ~old >> (l % 64);	/* the clear bits from L on, L's first */
+		if (clear) {
+			b = l + (unsigned int)__builtin_ctzll(clear);
+			NB_TEST_WINDOW(5);
+			if (uatomic_cmpxchg(p, old, old | UINT64_C(1) << (b % 64)) != old)
+				return 0;
+			*bit = b;
+			return 1;
+		}
+	}
 	s = nb_low_end(a);
 	return s / 64 > l / 64 && nb_bitmap_claim_word(bm, s, bit);
 }
@@ -524,6 +542,47 @@ static inline void nb_bitmap_lowest_freed(struct nb_bitmap *bm, uint64_t bit)
 	bit = l;	/* L was released meanwhile: cut the stretch at it */
 out:
 	nb_bitmap_lowest_lower(bm, bit, 1);
+}
+
+/*
+ * The release of BIT in a pool that keeps the advice (free_lowest()), in
+ * the order that puts no summary read before its atomics: the CAS on the
+ * word, then the advice (nb_bitmap_lowest_freed()), and only then, for a
+ * word it made not full, the word's summary bit, set again when a clearer
+ * took it (lazy LOWEST claims leave it set, so it nearly always is). The
+ * inline release reads that bit before its CAS, a line of its own that a
+ * free into a full word misses at 2^24 IDs (issue 20, session 5). A
+ * process killed between the CAS and that last look can leave its own ID
+ * out of the summary, as one killed before its advice write can leave it
+ * above the advice (bitmap.c, "The lowest advice"); the definitive pass
+ * finds it. Anything else takes the slow release, then the advice.
+ */
+static inline __attribute__((always_inline)) int nb_bitmap_release_lowest(struct nb_bitmap *bm,
+									  uint64_t bit)
+{
+	uint64_t w = bit / 64, *p, old;
+	int r;
+
+	if (w >= bm->fastwords)
+		goto slow;
+	p = &bm->words[w];
+	NB_COUNTED_READ();
+	old = uatomic_read(p);
+	if (!((old >> (bit % 64)) & 1) ||
+	    uatomic_cmpxchg(p, old, old & ~(UINT64_C(1) << (bit % 64))) != old)
+		goto slow;
+	nb_bitmap_lowest_freed(bm, bit);
+	if (old == UINT64_MAX && __builtin_expect(!nb_bitmap_summary_bit(bm, w), 0))
+		return nb_bitmap_released_more(bm, bit, 1);
+	if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
+	    (uatomic_read(&bm->ix[1][bit / 64 >> NB_IX_SHIFT]) & NB_IX_VALID))
+		return nb_bitmap_released_more(bm, bit, 0);
+	return 0;
+slow:
+	r = nb_bitmap_release_bit_slow(bm, bit);
+	if (r == 0)
+		nb_bitmap_lowest_freed(bm, bit);
+	return r;
 }
 
 #endif /* NB_BITMAP_H */

@@ -856,17 +856,14 @@ static __attribute__((noinline)) int free_other(struct numballoc *pool, uint64_t
 }
 
 /*
- * issue 20, lowest: the release, then the advice goes down after its CAS
- * (bitmap.h). A function of its own, tail-called, so that the other fast
- * pools' free saves no registers for it.
+ * issue 20, lowest: the release, then the advice goes down after its CAS,
+ * and the summary bit of a word it made not full is looked at last
+ * (nb_bitmap_release_lowest(), bitmap.h). A function of its own,
+ * tail-called, so that the other fast pools' free saves no registers for it.
  */
 static __attribute__((noinline)) int free_lowest(struct nb_bitmap *bm, uint64_t bit)
 {
-	int r = nb_bitmap_release_bit(bm, bit);
-
-	if (r == 0)
-		nb_bitmap_lowest_freed(bm, bit);
-	return r;
+	return nb_bitmap_release_lowest(bm, bit);
 }
 
 /*

@@ -223,6 +223,97 @@ START_TEST(test_killed_release_hides_no_other)
 }
 END_TEST
 
+/* The window of the test below: once, a release in L's word between the claim's load and its CAS. */
+static struct nb_bitmap *race_bm;
+static uint64_t race_bit;
+
+static void free_in_claims_word(int where)
+{
+	if (where != 5 || race_bit == NB_NONE)
+		return;
+	ck_assert_int_eq(nb_bitmap_release_bit(race_bm, race_bit), 0);
+	nb_bitmap_lowest_freed(race_bm, race_bit);
+	race_bit = NB_NONE;
+}
+
+/*
+ * The inline whole-pool claim (numballoc_alloc()) whose CAS in L's word
+ * loses to a release of another bit of that word (window 5): it must not
+ * go on to S's word; the search after it takes L (review 4). The
+ * advice is (100, S = 1000) with bits 100 and 1000 clear; 120 is released
+ * inside the claim's window; the claims must then be 100, 120, 1000 and
+ * the first never claimed.
+ */
+START_TEST(test_lost_cas_stays_in_word)
+{
+	void *area = tu_shared(nb_bitmap_bytes(NBITS));
+	const uint64_t top = 1100;
+	struct nb_bitmap bm;
+	uint64_t bit, i;
+
+	nb_bitmap_attach(&bm, area, NBITS);
+	nb_bitmap_init(&bm);
+	for (i = 0; i < top; i++) {
+		ck_assert_int_eq(claim(&bm, &bit), 0);
+		ck_assert_uint_eq(bit, i);
+	}
+	ck_assert_int_eq(nb_bitmap_release_bit(&bm, 1000), 0);
+	nb_bitmap_lowest_freed(&bm, 1000);
+	ck_assert_int_eq(nb_bitmap_release_bit(&bm, 100), 0);
+	nb_bitmap_lowest_freed(&bm, 100);
+	race_bm = &bm;
+	race_bit = 120;
+	nb_test_window = free_in_claims_word;
+	/* as numballoc_alloc() does: the inline claim, else the search */
+	if (!nb_bitmap_claim_lowest_all(&bm, &bit))
+		ck_assert_int_eq(nb_bitmap_claim_lowest_slow(&bm, 0, NBITS - 1, &bit), 0);
+	nb_test_window = NULL;
+	ck_assert_uint_eq(race_bit, NB_NONE);	/* the window ran */
+	ck_assert_uint_eq(bit, 100);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, 120);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, 1000);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, top);
+}
+END_TEST
+
+/*
+ * The release of a LOWEST pool's free (nb_bitmap_release_lowest(): the
+ * word's CAS, the advice, then the summary): a release into a full word
+ * whose summary bit a clearer took sets it again, and lowers the advice;
+ * a release of a clear bit is -ENOENT and changes nothing.
+ */
+START_TEST(test_release_lowest_shows_word)
+{
+	void *area = tu_shared(nb_bitmap_bytes(NBITS));
+	struct nb_bitmap bm;
+	uint64_t bit;
+
+	nb_bitmap_attach(&bm, area, NBITS);
+	nb_bitmap_init(&bm);
+	for (bit = 0; bit < 20 * 64; bit++)
+		ck_assert_int_eq(nb_bitmap_claim_bit(&bm, bit), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 6), 0);	/* filled: cleared */
+	ck_assert_int_eq(nb_bitmap_release_lowest(&bm, 6 * 64 + 9), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 6), 1);
+	ck_assert_int_eq(nb_bitmap_release_lowest(&bm, 6 * 64 + 9), -ENOENT);
+	ck_assert_int_eq(nb_bitmap_count(&bm), 20 * 64 - 1);
+	/* the lowest claims: the freed one, then the first never claimed */
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, 6 * 64 + 9);
+	ck_assert_int_eq(claim(&bm, &bit), 0);
+	ck_assert_uint_eq(bit, 20 * 64);
+	/* a word whose summary bit is clear, past the plain scan: found by the summary */
+	for (bit = 20 * 64 + 1; bit < NBITS; bit++)
+		ck_assert_int_eq(nb_bitmap_claim_bit(&bm, bit), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 80), 0);
+	ck_assert_int_eq(nb_bitmap_release_lowest(&bm, 80 * 64 + 1), 0);
+	ck_assert_int_eq(nb_bitmap_summary_bit(&bm, 80), 1);
+}
+END_TEST
+
 static Suite *race_suite(void)
 {
 	Suite *s = suite_create("lowest_race");
@@ -232,6 +323,8 @@ static Suite *race_suite(void)
 	tcase_add_test(tc, test_races_hide_nothing);
 	tcase_add_test(tc, test_claim_bit_lazy);
 	tcase_add_test(tc, test_killed_release_hides_no_other);
+	tcase_add_test(tc, test_lost_cas_stays_in_word);
+	tcase_add_test(tc, test_release_lowest_shows_word);
 	suite_add_tcase(s, tc);
 	return s;
 }
