@@ -36,7 +36,14 @@
  *   - a summary bit clear over a word with a clear bit would hide it, so
  *     every claim that fails its summary search makes a definitive pass
  *     over the words before it answers -ENOSPC, and heals what it finds.
- * The protocol keeps the second case to processes killed mid-operation:
+ * The protocol keeps the second case to processes killed mid-operation,
+ * with two exceptions: a SPREAD thread's kept word (nb_bitmap_release_plain()
+ * and idpool.c's free_spread(): shown at the thread's next free or close,
+ * left hidden when the thread ends first), and a LOWEST free into a full
+ * word (nb_bitmap_release_lowest()), which sets the bit only after its
+ * CAS and the advice, so that a kill between leaves it clear. A
+ * definitive pass heals every hidden word of its range (claim_scan()):
+ * the rules are
  *   - an exact claim (claim_bit, claim_range, runs) that fills a word
  *     clears the word's summary bit, then (after the barrier of its CAS)
  *     reads the word again and sets the bit back if a release slipped in;
@@ -49,7 +56,8 @@
  *     every level);
  *   - a release of a bit in a full word sets the summary bit before its CAS
  *     (so a crash after the CAS leaves it set) and after (so a concurrent
- *     clearer cannot win the race); both are reads when the bit is set.
+ *     clearer cannot win the race); both are reads when the bit is set
+ *     (the two exceptions above set it after only, or later).
  * Each upper level follows the same rule for its own words.
  *
  * Bits beyond nbits in the last word are set by nb_bitmap_init() and are
@@ -464,10 +472,18 @@ static uint64_t claim_summary(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
 	return NB_NONE;
 }
 
-/* The definitive pass: every word of [lo, hi], summary or not. */
+/*
+ * The definitive pass: every word of [lo, hi], summary or not. A word
+ * with a clear bit that it meets is one the summary hid (or one freed
+ * since the summary search): it heals it. After its claim it goes on to
+ * the end of the range only to heal, so that words hidden together (a
+ * SPREAD thread's kept word whose thread exited, idpool.c; words of
+ * processes killed mid-free) come back to summary searches in one pass,
+ * not one pass each.
+ */
 static uint64_t claim_scan(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
 {
-	uint64_t w, bit;
+	uint64_t w, bit = NB_NONE;
 
 	for (w = lo / 64; w <= hi / 64; w++) {
 		uint64_t m = range_mask(bm, w, lo, hi);
@@ -475,11 +491,10 @@ static uint64_t claim_scan(struct nb_bitmap *bm, uint64_t lo, uint64_t hi)
 		if ((word_load(&bm->words[w]) & m) == m)
 			continue;
 		summary_set_levels(bm, 0, w, 1);	/* heal: the summary hid this word */
-		bit = claim_in_word(bm, w, m, 0);
-		if (bit != NB_NONE)
-			return bit;
+		if (bit == NB_NONE)
+			bit = claim_in_word(bm, w, m, 0);
 	}
-	return NB_NONE;
+	return bit;
 }
 
 /* nb_bitmap_claim_start() for a spaced bitmap: word W holds bits W .. W + 7. */

@@ -59,8 +59,9 @@
  * them stays one range (with the bottom, the last owner's first
  * allocations cut it in two: free/largest 4.93 against 2.52 with two
  * threads at 85% live in bufbench). The last chunk is that of the
- * largest capacity (max_capacity); a buffer below it keeps the bottom-up
- * fill. When none is free to adopt but other live handles own chunks,
+ * largest capacity (max_capacity); a buffer that does not reach it keeps
+ * the bottom-up fill, and one that reaches part of it fills that part
+ * from its top. When none is free to adopt but other live handles own chunks,
  * it raises the 'wanted' signal (record word 1: a sequence number and
  * how many chunks the asker owns); every slot that sees a new value at
  * its next operation and owns more than one chunk more than the asker

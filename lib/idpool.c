@@ -298,7 +298,15 @@ static struct hint *hint_slot(const struct numballoc *p)
 		hint_last.key = p->hint_key;
 		return hint_last.h = &hints[i];
 	}
-	h = hint_last.h = &hints[hint_next++ % HINTS];
+	/*
+	 * A slot let go (key 0: its handle closed in this thread) before one
+	 * in use, which may keep a SPREAD word (free_spread()) that its
+	 * handle's close would show.
+	 */
+	for (i = 0; i < HINTS; i++)
+		if (hints[i].key == 0)
+			break;
+	h = hint_last.h = &hints[i < HINTS ? i : hint_next++ % HINTS];
 	h->key = hint_last.key = p->hint_key;
 	h->first = h->end = 0;	/* CYCLIC: no window yet, the first one empty */
 	h->span = 0;
@@ -494,21 +502,22 @@ static void window_return(struct numballoc *p)
 }
 
 /*
- * numballoc_close(), a fast SPREAD pool: the word the calling thread kept
- * (free_spread()) is shown to summary searches if it has a clear bit, and
- * the thread's slot is let go. Other threads' slots are theirs: each keeps
- * at most one word, which their next free in the pool shows.
+ * numballoc_close(): the calling thread's slot for the handle is let go
+ * (key 0, the first a new handle takes: hint_slot()), and in a fast
+ * SPREAD pool the word it kept (free_spread()) is shown to summary
+ * searches first if it has a clear bit. Other threads' slots cannot be
+ * reached from here: a word another thread kept for this handle stays
+ * hidden from summary searches until a definitive pass heals it (one
+ * pass heals every such word of its range: bitmap.c, claim_scan()).
  */
 static void spread_return(struct numballoc *p)
 {
 	unsigned int i;
 
-	if (p->fast != NB_FAST_SPREAD)
-		return;
 	for (i = 0; i < HINTS; i++) {
 		if (hints[i].key != p->hint_key)
 			continue;
-		if (hints[i].hid != NB_NONE)
+		if (p->fast == NB_FAST_SPREAD && hints[i].hid != NB_NONE)
 			nb_bitmap_show_word(&p->bm, hints[i].hid);
 		hints[i].key = 0;
 		if (hint_last.h == &hints[i])

@@ -600,6 +600,38 @@ START_TEST(test_release_plain)
 }
 END_TEST
 
+/*
+ * The definitive pass heals every hidden word of its range, not only the
+ * one it claims from: three words hidden at once (as SPREAD threads that
+ * exited leave them), one pass, then the summary shows the other two.
+ */
+START_TEST(test_scan_heals_range)
+{
+	struct model m;
+	uint64_t i, bit, kept = NB_NONE;
+
+	model_new(&m, 64 * 64 * 5 + 3);
+	for (i = 0; i < m.n; i++)
+		ck_assert_int_eq(nb_bitmap_claim_bit(&m.bm, i), 0);
+	ck_assert_int_eq(nb_bitmap_release_plain(&m.bm, 100 * 64 + 3, &kept), 0);
+	ck_assert_int_eq(nb_bitmap_release_plain(&m.bm, 200 * 64 + 5, &kept), 0);
+	ck_assert_int_eq(nb_bitmap_release_plain(&m.bm, 300 * 64 + 7, &kept), 0);
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 200), 0);
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 300), 0);
+	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), 0);
+	ck_assert_uint_eq(bit, 100 * 64 + 3);
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 100), 0);	/* full again */
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 200), 1);
+	ck_assert_uint_eq(nb_bitmap_summary_bit(&m.bm, 300), 1);
+	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), 0);
+	ck_assert_uint_eq(bit, 200 * 64 + 5);
+	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), 0);
+	ck_assert_uint_eq(bit, 300 * 64 + 7);
+	ck_assert_int_eq(nb_bitmap_claim_any(&m.bm, 0, m.n - 1, 0, &bit), -ENOSPC);
+	model_free(&m);
+}
+END_TEST
+
 /* Padding bits cleared by a hostile writer are still never handed out. */
 START_TEST(test_padding_never_handed_out)
 {
@@ -1252,6 +1284,7 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_definitive_pass);
 	tcase_add_test(tc, test_stale_summary_heals);
 	tcase_add_test(tc, test_release_plain);
+	tcase_add_test(tc, test_scan_heals_range);
 	tcase_add_loop_test(tc, test_claim_next_model, 0, 3);	/* issue 20 session 3 */
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_loop_test(tc, test_threads_witness, 0, 2);

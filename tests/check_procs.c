@@ -559,6 +559,57 @@ START_TEST(test_spread_killed_free)
 }
 END_TEST
 
+/*
+ * A SPREAD thread's kept word is shown when the same thread closes its
+ * handle: the pool full, the thread frees A (word 1022), then B (word 0:
+ * A's word is shown, B's kept), and closes; a search from the bottom by
+ * the summary then finds B first. Without the show at close B's word
+ * stays hidden and A comes first. Loop 1 opens, uses and closes four
+ * other handles between the frees and the close (each takes a hint
+ * slot): the slots let go at close are taken first, so the kept one is
+ * not lost to them (it was, with the slots taken in turn).
+ */
+START_TEST(test_spread_close_shows)
+{
+	const char *name = tu_name("scshow");
+	const char *other = tu_name("scshow-o");
+	struct numballoc_opts o = { .capacity = SKF_IDS, .policy = NUMBALLOC_SPREAD,
+				    .flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct numballoc_opts oo = { .capacity = 64, .policy = NUMBALLOC_SPREAD,
+				     .flags = NUMBALLOC_CREATE | NUMBALLOC_EXCL };
+	struct numballoc *p, *q, *r;
+	uint64_t id;
+	int k;
+
+	ck_assert_int_eq(numballoc_open(name, &o, &p), 0);
+	for (id = 0; id < SKF_IDS; id++)
+		ck_assert_int_eq(numballoc_alloc_id(p, id), 0);
+	ck_assert_int_eq(numballoc_open(name, NULL, &q), 0);
+	ck_assert_int_eq(numballoc_alloc(q, &id), -ENOSPC);	/* this thread's slot is q's */
+	ck_assert_int_eq(numballoc_free(q, SKF_A), 0);
+	ck_assert_int_eq(numballoc_free(q, SKF_B), 0);
+	if (_i == 1) {
+		ck_assert_int_eq(numballoc_open(other, &oo, &r), 0);
+		numballoc_close(r);
+		for (k = 0; k < 4; k++) {
+			ck_assert_int_eq(numballoc_open(other, NULL, &r), 0);
+			ck_assert_int_eq(numballoc_alloc(r, &id), 0);
+			ck_assert_int_eq(numballoc_free(r, id), 0);
+			numballoc_close(r);
+		}
+		numballoc_unlink(other);
+	}
+	numballoc_close(q);
+	numballoc_unlink(name);
+	ck_assert_int_eq(numballoc_alloc_block(p, 1, 1, &id), 0);
+	ck_assert_uint_eq(id, SKF_B);
+	ck_assert_int_eq(numballoc_alloc_block(p, 1, 1, &id), 0);
+	ck_assert_uint_eq(id, SKF_A);
+	ck_assert_int_eq(numballoc_alloc_block(p, 1, 1, &id), -ENOSPC);
+	numballoc_close(p);
+}
+END_TEST
+
 static Suite *procs_suite(void)
 {
 	Suite *s = suite_create("procs");
@@ -570,6 +621,7 @@ static Suite *procs_suite(void)
 	tcase_add_test(tc, test_cyclic_windows_processes);
 	tcase_add_loop_test(tc, test_nearly_full_processes, 0, 2);
 	tcase_add_test(tc, test_spread_killed_free);
+	tcase_add_loop_test(tc, test_spread_close_shows, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
