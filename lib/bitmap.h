@@ -359,9 +359,8 @@ slow:
  * caller keeps the word, and shows it with nb_bitmap_show_word() before
  * it forgets it unless the word is full again (idpool.c: one word per
  * thread and handle). Returns what nb_bitmap_release_bit() returns; a
- * release into a full word stores the word in *KEPT (to be kept) and BIT
- * in *AT (idpool.c: the thread's position, or where it keeps the freed
- * ID), any other leaves both alone (a word that had a clear bit keeps its summary
+ * release into a full word stores the word in *KEPT (to be kept), any
+ * other leaves *KEPT alone (a word that had a clear bit keeps its summary
  * bit as true as before; the slow path keeps the summary itself). No call
  * in the common case, and the rare ones are tail calls; the run index as
  * in nb_bitmap_release_bit(), and where it is in use the word is shown at
@@ -370,8 +369,7 @@ slow:
 void nb_bitmap_show_word(struct nb_bitmap *bm, uint64_t w);
 
 static inline __attribute__((always_inline)) int nb_bitmap_release_plain(struct nb_bitmap *bm,
-								     uint64_t bit, uint64_t *kept,
-								     uint64_t *at)
+								     uint64_t bit, uint64_t *kept)
 {
 	uint64_t w = bit / 64, *p, old;
 
@@ -386,10 +384,8 @@ static inline __attribute__((always_inline)) int nb_bitmap_release_plain(struct 
 	if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
 	    (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID))
 		return nb_bitmap_released_more(bm, bit, old == UINT64_MAX);
-	if (old == UINT64_MAX) {
+	if (old == UINT64_MAX)
 		*kept = w;
-		*at = bit;
-	}
 	return 0;
 slow:
 	return nb_bitmap_release_bit_slow(bm, bit);

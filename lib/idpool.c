@@ -874,12 +874,9 @@ static __attribute__((noinline)) int free_lowest(struct nb_bitmap *bm, uint64_t 
 static __attribute__((noinline)) int free_spread_show(struct nb_bitmap *bm, struct hint *h,
 						       uint64_t bit)
 {
-	uint64_t *at = (h->bit ^ h->freed) < 64 ? &h->bit : &h->freed;
-
 	nb_bitmap_show_word(bm, h->hid);
 	h->hid = NB_NONE;
-	h->freed = bit;
-	return nb_bitmap_release_plain(bm, bit, &h->hid, at);
+	return nb_bitmap_release_plain(bm, bit, &h->hid);
 }
 
 /*
@@ -891,32 +888,26 @@ static __attribute__((noinline)) int free_spread_show(struct nb_bitmap *bm, stru
  * at 99% and above; with the word kept as below, 0.1-0.25 at 2^24 IDs).
  * Instead the thread keeps the word (H->hid) until its next free in the
  * pool, by when the allocation in between has mostly filled it again
- * (the freed ID's word is the second place it looks). When the position
- * (H->bit) is in the word of the ID freed before (the thread allocates
- * where it frees, as at a high fill), a free into a full word also moves
- * the position to the freed ID, so that the next allocation fills that
- * word first (issue 20, session 5, round 2); a position elsewhere (a
- * thread sweeping its words at a lower fill) stays. Only a word that
- * still has a clear bit at the next free is shown (free_spread_show()), and at
+ * (the freed ID's word is the second place it looks); only a word that
+ * still has a clear bit then is shown (free_spread_show()), and at
  * numballoc_close(). So at most one word per thread and handle has a
  * clear bit that summary searches do not see: they find it by the
  * definitive pass, which comes before any -ENOSPC, and heals it. A
  * process killed, a thread gone or a slot reused for a fifth pool leaves
  * at most that one word so, healed the same way.
  */
-/* out of line and tail-called: numballoc_free() saves no register for it */
-static __attribute__((noinline)) int free_spread(struct nb_bitmap *bm, struct hint *h, uint64_t bit)
+static inline __attribute__((always_inline)) int free_spread(struct nb_bitmap *bm, struct hint *h,
+							      uint64_t bit)
 {
-	uint64_t w = bit / 64, kept = h->hid, *at;
+	uint64_t w = bit / 64, kept = h->hid;
 
+	h->freed = bit;
 	if (kept != w && kept < bm->fastwords) {
 		if (uatomic_read(&bm->words[kept]) != UINT64_MAX)
 			return free_spread_show(bm, h, bit);
 		h->hid = NB_NONE;	/* full again: nothing to show */
 	}
-	at = (h->bit ^ h->freed) < 64 ? &h->bit : &h->freed;
-	h->freed = bit;
-	return nb_bitmap_release_plain(bm, bit, &h->hid, at);
+	return nb_bitmap_release_plain(bm, bit, &h->hid);
 }
 
 /*
