@@ -732,7 +732,7 @@ static __attribute__((noinline)) int alloc_other(struct numballoc *pool, uint64_
 		return alloc_whole(pool, id);
 	if (__builtin_expect(!hint_mine(pool), 0))
 		return alloc_cyclic(pool, id);
-	if (h->bit < h->end && nb_bitmap_claim_stretch(&pool->bm, h->bit, h->end - 1, &bit)) {
+	if (h->bit < h->end && nb_bitmap_claim_window(&pool->bm, h->bit, h->end, &bit)) {
 		h->bit = bit + 1;
 		*id = pool->base + bit;
 		return 0;

@@ -519,6 +519,60 @@ START_TEST(test_claim_next_model)
 END_TEST
 
 /*
+ * issue 20, session 5, round 2: nb_bitmap_claim_window() (CYCLIC's window
+ * scan, idpool.c alloc_other()) against the reference, as
+ * nb_bitmap_claim_next() above: the first clear bit of [POS, END), or 0
+ * and nothing changed; END anywhere in a word, up to the pool's end (its
+ * last word's padding is never handed out). _i: 1, 8 or 200 holes.
+ */
+START_TEST(test_claim_window_model)
+{
+	static const uint64_t holes[] = { 1, 8, 200 };
+	uint64_t s = 0xc7c7 + _i, k, size;
+
+	for (size = 0; size < sizeof(sizes) / sizeof(sizes[0]); size++) {
+		struct model m;
+		uint64_t n = sizes[size];
+
+		model_new(&m, n);
+		ck_assert_int_eq(nb_bitmap_claim_range(&m.bm, 0, n), 0);
+		for (k = 0; k < n; k++)
+			m.ref[k] = true;
+		for (k = 0; k < holes[_i]; k++) {
+			uint64_t b = pick(&s, n);
+
+			if (m.ref[b]) {
+				ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, b), 0);
+				m.ref[b] = false;
+			}
+		}
+		for (k = 0; k < 400; k++) {
+			uint64_t a = pick(&s, n), c = pick(&s, n), pos = a < c ? a : c;
+			uint64_t end = (a < c ? c : a) + 1, want, got = NB_NONE;
+
+			if (k % 4 == 0)	/* to the pool's end, across its last word */
+				end = n;
+			want = ref_first_free(&m, pos, end - 1);
+			if (want == NB_NONE) {
+				ck_assert_int_eq(nb_bitmap_claim_window(&m.bm, pos, end, &got), 0);
+			} else {
+				ck_assert_int_eq(nb_bitmap_claim_window(&m.bm, pos, end, &got), 1);
+				ck_assert_uint_eq(got, want);
+				m.ref[got] = true;
+			}
+			a = pick(&s, n);
+			if (m.ref[a] && pick(&s, 2)) {
+				ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, a), 0);
+				m.ref[a] = false;
+			}
+		}
+		model_compare(&m);
+		model_free(&m);
+	}
+}
+END_TEST
+
+/*
  * A summary that lies (as after a process killed between a release and
  * its summary update): the definitive pass still finds the free bit, and
  * heals the summary.
@@ -1286,6 +1340,7 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_release_plain);
 	tcase_add_test(tc, test_scan_heals_range);
 	tcase_add_loop_test(tc, test_claim_next_model, 0, 3);	/* issue 20 session 3 */
+	tcase_add_loop_test(tc, test_claim_window_model, 0, 3);	/* issue 20 session 5 */
 	tcase_add_test(tc, test_padding_never_handed_out);
 	tcase_add_loop_test(tc, test_threads_witness, 0, 2);
 	tcase_add_loop_test(tc, test_model_spaced, 0, (int)NSPACED);

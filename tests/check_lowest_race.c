@@ -314,6 +314,57 @@ START_TEST(test_release_lowest_shows_word)
 }
 END_TEST
 
+/*
+ * issue 20, session 5, round 2 (CYCLIC's window scan,
+ * nb_bitmap_claim_window()): its CAS lost inside window 6. Words 1 and 2
+ * of bits [64, 200) are full but bits 70, 75, 130; first another claim
+ * takes 70 (the bit being tried): the scan must retry in the word and
+ * claim 75, not skip the word. Then a release of 140 beats the CAS on
+ * 130: the retry claims 130 and leaves 140 clear.
+ */
+static int cyc_step;
+
+static void cyclic_lost_cas(int where)
+{
+	if (where != 6)
+		return;
+	if (cyc_step == 0)
+		ck_assert_int_eq(nb_bitmap_claim_bit(race_bm, 70), 0);
+	else if (cyc_step == 2)
+		ck_assert_int_eq(nb_bitmap_release_bit(race_bm, 140), 0);
+	cyc_step++;
+}
+
+START_TEST(test_cyclic_window_lost_cas)
+{
+	void *area = tu_shared(nb_bitmap_bytes(NBITS));
+	struct nb_bitmap bm;
+	uint64_t bit;
+
+	nb_bitmap_attach(&bm, area, NBITS);
+	nb_bitmap_init(&bm);
+	for (bit = 64; bit < 200; bit++)
+		if (bit != 70 && bit != 75 && bit != 130)
+			ck_assert_int_eq(nb_bitmap_claim_bit(&bm, bit), 0);
+	race_bm = &bm;
+	cyc_step = 0;
+	nb_test_window = cyclic_lost_cas;
+	ck_assert_int_eq(nb_bitmap_claim_window(&bm, 64, 200, &bit), 1);
+	ck_assert_uint_eq(bit, 75);
+	ck_assert_int_eq(cyc_step, 2);	/* the window ran twice: on 70, then on 75 */
+	ck_assert_int_eq(nb_bitmap_claim_window(&bm, 76, 200, &bit), 1);
+	nb_test_window = NULL;
+	ck_assert_int_eq(cyc_step, 4);	/* 130 tried twice */
+	ck_assert_uint_eq(bit, 130);
+	ck_assert_int_eq(nb_bitmap_test(&bm, 140), 0);
+	ck_assert_int_eq(nb_bitmap_claim_window(&bm, 131, 140, &bit), 0);	/* END excluded */
+	ck_assert_int_eq(nb_bitmap_claim_window(&bm, 131, 141, &bit), 1);
+	ck_assert_uint_eq(bit, 140);
+	ck_assert_int_eq(nb_bitmap_claim_window(&bm, 64, 200, &bit), 0);
+	ck_assert_int_eq(nb_bitmap_count(&bm), 200 - 64);
+}
+END_TEST
+
 static Suite *race_suite(void)
 {
 	Suite *s = suite_create("lowest_race");
@@ -325,6 +376,7 @@ static Suite *race_suite(void)
 	tcase_add_test(tc, test_killed_release_hides_no_other);
 	tcase_add_test(tc, test_lost_cas_stays_in_word);
 	tcase_add_test(tc, test_release_lowest_shows_word);
+	tcase_add_test(tc, test_cyclic_window_lost_cas);	/* issue 20 session 5, cyclic */
 	suite_add_tcase(s, tc);
 	return s;
 }
