@@ -386,18 +386,32 @@ slow:
  */
 void nb_bitmap_show_word(struct nb_bitmap *bm, uint64_t w);
 
+/*
+ * The common case of nb_bitmap_release_plain() and
+ * nb_bitmap_release_lowest(): BIT in a word of the fast part, set, and
+ * cleared by one CAS; 1 and *OLD (the word before), else 0 (the caller
+ * goes to nb_bitmap_release_bit_slow(), which tells why).
+ */
+static inline __attribute__((always_inline)) int nb_release_cas(struct nb_bitmap *bm,
+								uint64_t bit, uint64_t *old)
+{
+	uint64_t *p;
+
+	if (bit / 64 >= bm->fastwords)
+		return 0;
+	p = &bm->words[bit / 64];
+	NB_COUNTED_READ();
+	*old = uatomic_read(p);
+	return ((*old >> (bit % 64)) & 1) &&
+	       uatomic_cmpxchg(p, *old, *old & ~(UINT64_C(1) << (bit % 64))) == *old;
+}
+
 static inline __attribute__((always_inline)) int nb_bitmap_release_plain(struct nb_bitmap *bm,
 								     uint64_t bit, uint64_t *kept)
 {
-	uint64_t w = bit / 64, *p, old;
+	uint64_t w = bit / 64, old;
 
-	if (w >= bm->fastwords)
-		goto slow;
-	p = &bm->words[w];
-	NB_COUNTED_READ();
-	old = uatomic_read(p);
-	if (!((old >> (bit % 64)) & 1) ||
-	    uatomic_cmpxchg(p, old, old & ~(UINT64_C(1) << (bit % 64))) != old)
+	if (!nb_release_cas(bm, bit, &old))
 		goto slow;
 	if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
 	    (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID))
@@ -616,16 +630,10 @@ out:
 static inline __attribute__((always_inline)) int nb_bitmap_release_lowest(struct nb_bitmap *bm,
 									  uint64_t bit)
 {
-	uint64_t w = bit / 64, *p, old;
+	uint64_t w = bit / 64, old;
 	int r;
 
-	if (w >= bm->fastwords)
-		goto slow;
-	p = &bm->words[w];
-	NB_COUNTED_READ();
-	old = uatomic_read(p);
-	if (!((old >> (bit % 64)) & 1) ||
-	    uatomic_cmpxchg(p, old, old & ~(UINT64_C(1) << (bit % 64))) != old)
+	if (!nb_release_cas(bm, bit, &old))
 		goto slow;
 	nb_bitmap_lowest_freed(bm, bit);
 	if (old == UINT64_MAX && __builtin_expect(!nb_bitmap_summary_bit(bm, w), 0))

@@ -450,6 +450,25 @@ START_TEST(test_bad_args)
 }
 END_TEST
 
+/* A model of N bits filled whole, then opened at NHOLES random bits. */
+static void model_holes(struct model *m, uint64_t n, uint64_t nholes, uint64_t *s)
+{
+	uint64_t k;
+
+	model_new(m, n);
+	ck_assert_int_eq(nb_bitmap_claim_range(&m->bm, 0, n), 0);
+	for (k = 0; k < n; k++)
+		m->ref[k] = true;
+	for (k = 0; k < nholes; k++) {
+		uint64_t b = pick(s, n);
+
+		if (m->ref[b]) {
+			ck_assert_int_eq(nb_bitmap_release_bit(&m->bm, b), 0);
+			m->ref[b] = false;
+		}
+	}
+}
+
 /*
  * nb_bitmap_claim_next() (a cyclic window's plain scan, issue 20) against
  * the reference: the first clear bit of [from, to], or -ENOSPC and nothing
@@ -467,18 +486,7 @@ START_TEST(test_claim_next_model)
 		struct model m;
 		uint64_t n = sizes[size];
 
-		model_new(&m, n);
-		ck_assert_int_eq(nb_bitmap_claim_range(&m.bm, 0, n), 0);
-		for (k = 0; k < n; k++)
-			m.ref[k] = true;
-		for (k = 0; k < holes[_i]; k++) {
-			uint64_t b = pick(&s, n);
-
-			if (m.ref[b]) {
-				ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, b), 0);
-				m.ref[b] = false;
-			}
-		}
+		model_holes(&m, n, holes[_i], &s);
 		for (k = 0; k < 400; k++) {
 			uint64_t a = pick(&s, n), c = pick(&s, n), lo = a < c ? a : c;
 			uint64_t hi = a < c ? c : a, want = ref_first_free(&m, lo, hi), got = NB_NONE;
@@ -534,18 +542,7 @@ START_TEST(test_claim_window_model)
 		struct model m;
 		uint64_t n = sizes[size];
 
-		model_new(&m, n);
-		ck_assert_int_eq(nb_bitmap_claim_range(&m.bm, 0, n), 0);
-		for (k = 0; k < n; k++)
-			m.ref[k] = true;
-		for (k = 0; k < holes[_i]; k++) {
-			uint64_t b = pick(&s, n);
-
-			if (m.ref[b]) {
-				ck_assert_int_eq(nb_bitmap_release_bit(&m.bm, b), 0);
-				m.ref[b] = false;
-			}
-		}
+		model_holes(&m, n, holes[_i], &s);
 		for (k = 0; k < 400; k++) {
 			uint64_t a = pick(&s, n), c = pick(&s, n), pos = a < c ? a : c;
 			uint64_t end = (a < c ? c : a) + 1, want, got = NB_NONE;
