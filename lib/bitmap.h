@@ -329,6 +329,17 @@ static inline int nb_bitmap_summary_bit(const struct nb_bitmap *bm, uint64_t w)
 }
 
 /*
+ * After a release of BIT: 1 when the run index is in use and its entry
+ * over BIT's word is valid, so nb_bitmap_released_more() must tell it; an
+ * index no search has used costs one load.
+ */
+static inline __attribute__((always_inline)) int nb_release_ix(struct nb_bitmap *bm, uint64_t bit)
+{
+	return __builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
+	       (uatomic_read(&bm->ix[1][bit / 64 >> NB_IX_SHIFT]) & NB_IX_VALID);
+}
+
+/*
  * BIT set in a word that is not full, or in a full word whose summary bit
  * is set (lazy clearing leaves it so): no summary write, and no call. A
  * free lands in a full word about half the time at 99% fill; the call out
@@ -361,8 +372,7 @@ static inline __attribute__((always_inline)) int nb_bitmap_release_bit(struct nb
 			return nb_bitmap_released_more(bm, bit, 1);
 	}
 	/* an index no search has used, or an unknown entry: a load, no more */
-	if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
-	    (uatomic_read(&bm->ix[1][bit / 64 >> NB_IX_SHIFT]) & NB_IX_VALID))
+	if (nb_release_ix(bm, bit))
 		return nb_bitmap_released_more(bm, bit, 0);
 	return 0;
 slow:
@@ -413,8 +423,7 @@ static inline __attribute__((always_inline)) int nb_bitmap_release_plain(struct 
 
 	if (!nb_release_cas(bm, bit, &old))
 		goto slow;
-	if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
-	    (uatomic_read(&bm->ix[1][w >> NB_IX_SHIFT]) & NB_IX_VALID))
+	if (nb_release_ix(bm, bit))
 		return nb_bitmap_released_more(bm, bit, old == UINT64_MAX);
 	if (old == UINT64_MAX)
 		*kept = w;
@@ -638,8 +647,7 @@ static inline __attribute__((always_inline)) int nb_bitmap_release_lowest(struct
 	nb_bitmap_lowest_freed(bm, bit);
 	if (old == UINT64_MAX && __builtin_expect(!nb_bitmap_summary_bit(bm, w), 0))
 		return nb_bitmap_released_more(bm, bit, 1);
-	if (__builtin_expect(uatomic_read(&bm->cursor[NB_IX_USED]) != 0, 0) &&
-	    (uatomic_read(&bm->ix[1][bit / 64 >> NB_IX_SHIFT]) & NB_IX_VALID))
+	if (nb_release_ix(bm, bit))
 		return nb_bitmap_released_more(bm, bit, 0);
 	return 0;
 slow:
