@@ -203,7 +203,7 @@ int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numb
 }
 
 static void window_return(struct numballoc *p);
-static void spread_return(struct numballoc *p);
+static void hint_return(struct numballoc *p);
 
 NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 {
@@ -212,7 +212,7 @@ NUMBALLOC_EXPORT int numballoc_close(struct numballoc *pool)
 	if (pool->be)
 		return nb_be_close(pool);
 	window_return(pool);
-	spread_return(pool);
+	hint_return(pool);
 	nb_segment_close(&pool->seg);
 	free(pool);
 	return 0;
@@ -510,7 +510,7 @@ static void window_return(struct numballoc *p)
  * hidden from summary searches until a definitive pass heals it (one
  * pass heals every such word of its range: bitmap.c, claim_scan()).
  */
-static void spread_return(struct numballoc *p)
+static void hint_return(struct numballoc *p)
 {
 	unsigned int i;
 
@@ -899,11 +899,13 @@ static __attribute__((noinline)) int free_spread_show(struct nb_bitmap *bm, stru
  * pool, by when the allocation in between has mostly filled it again
  * (the freed ID's word is the second place it looks); only a word that
  * still has a clear bit then is shown (free_spread_show()), and at
- * numballoc_close(). So at most one word per thread and handle has a
- * clear bit that summary searches do not see: they find it by the
- * definitive pass, which comes before any -ENOSPC, and heals it. A
- * process killed, a thread gone or a slot reused for a fifth pool leaves
- * at most that one word so, healed the same way.
+ * numballoc_close() by this thread. So a thread keeps at most one word
+ * per handle at a time that summary searches do not see. A thread that
+ * ends or stops using the pool first, a handle closed by another thread,
+ * a slot taken by a fifth handle or a process killed or gone without
+ * closing leaves its word so, and threads that free and end may leave
+ * many: the definitive pass, which comes before any -ENOSPC, finds them
+ * and heals every one in the range it reads (bitmap.c, claim_scan()).
  */
 static inline __attribute__((always_inline)) int free_spread(struct nb_bitmap *bm, struct hint *h,
 							      uint64_t bit)
