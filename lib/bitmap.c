@@ -853,16 +853,22 @@ definitive:
  * What a VALID entry promises: no run is longer than it says (an upper
  * bound), so a search may skip a node whose entry says it cannot hold the
  * run. Claims only shorten runs, so a claim need not write; releases
- * lengthen them, so a release writes a VALID entry of its node again (and
- * the nodes above whose value changes), recomputed from the words it reads
- * after its CAS on the word; a CAS from the entry it read, so of two
- * writers the later recomputes. A release that finds its node unknown
- * writes nothing: that is why ID pools that never search for runs pay one
- * load per release. Whoever makes an unknown entry VALID (a searcher that
- * read the node's inputs) reads the inputs again after its CAS and, if
- * they changed, makes it unknown again, with the valid entries above: a
- * release's CAS-then-load against the validator's CAS-then-load, so one of
- * the two sees the other.
+ * lengthen them, so a release recomputes its node's entry (and the nodes
+ * above whose value changes) from the words it reads after its CAS on the
+ * word and, where the entry does not cover that, writes the larger of the
+ * two field by field: a release only raises. A CAS from the entry it read,
+ * so of two writers the later recomputes. A release that finds its node
+ * unknown, or its entry covering what it computed, writes nothing: that
+ * is why ID pools that never search for runs pay one load per release.
+ *
+ * Whoever makes an unknown entry VALID, or lowers a field of a VALID one
+ * (a searcher that read the node's inputs and found less), reads the
+ * inputs again after its CAS and, if they changed, makes it unknown again,
+ * with the valid entries above: a release's CAS-then-load against the
+ * writer's CAS-then-load, so one of the two sees the other. Without that
+ * second read a release between the writer's first read and its CAS,
+ * which found the old entry covering it and wrote nothing, would be lost
+ * under the lowered entry (session 6; check_ixrace).
  *
  * A pool whose index no search has used (an ID pool that never asks for a
  * block) has every entry unknown, and a release there would load an entry
@@ -1071,6 +1077,16 @@ static int ix_covers(uint64_t e, uint64_t val)
 	return ix_lng(e) >= ix_lng(val) && ix_pre(e) >= ix_pre(val) && ix_suf(e) >= ix_suf(val);
 }
 
+/* Field by field, the larger of entry E's values and VAL (a packed value). */
+static uint64_t ix_max(uint64_t e, uint64_t val)
+{
+	uint64_t lng = ix_lng(e) > ix_lng(val) ? ix_lng(e) : ix_lng(val);
+	uint64_t pre = ix_pre(e) > ix_pre(val) ? ix_pre(e) : ix_pre(val);
+	uint64_t suf = ix_suf(e) > ix_suf(val) ? ix_suf(e) : ix_suf(val);
+
+	return lng | pre << 16 | suf << 32;
+}
+
 /*
  * The index is in use: from now on, releases look at their entries. Set,
  * with a full barrier, before the first CAS that makes an entry VALID (see
@@ -1113,6 +1129,7 @@ static void ix_fix(struct nb_bitmap *bm, int k, uint64_t i, int validate, int to
 		struct ixv v;
 
 		for (;;) {
+			ne = 0;
 			if (!(e & IX_VALID) && !validate)
 				return;
 			if (!ix_compute(bm, k, i, &v, snap)) {
@@ -1121,8 +1138,11 @@ static void ix_fix(struct nb_bitmap *bm, int k, uint64_t i, int validate, int to
 				return;
 			}
 			val = ix_pack(&v);
-			if (!validate && ix_covers(e, val))
-				return;	/* still an upper bound: a release needs no more */
+			if (!validate) {
+				if (ix_covers(e, val))
+					return;	/* still an upper bound: a release needs no more */
+				val = ix_max(e, val);	/* a release only raises */
+			}
 			if ((e & IX_VALID) && (e & IX_VALS) == val) {
 				/* right already: nothing above changes, unless unknown */
 				if (!validate || k == top ||
@@ -1133,15 +1153,18 @@ static void ix_fix(struct nb_bitmap *bm, int k, uint64_t i, int validate, int to
 			ne = (((e & ~IX_VALS) + IX_SEQ) & ~IX_VALS) | IX_VALID | val;
 			if (!(e & IX_VALID))
 				ix_mark_used(bm);
+			NB_TEST_WINDOW(7);
 			prev = cas(p, e, ne);
 			if (prev == e)
 				break;
 			e = prev;	/* another writer: look again */
 		}
-		if (ne && !(e & IX_VALID) && !ix_same(bm, k, i, snap)) {
+		if (ne && (!(e & IX_VALID) || !ix_covers(ne, e)) && !ix_same(bm, k, i, snap)) {
 			/*
-			 * Made VALID from inputs that changed meanwhile: their
-			 * writer may have seen this node unknown and left it.
+			 * Made VALID, or lowered, from inputs that changed
+			 * meanwhile: their writer may have seen this node
+			 * unknown, or the old entry covering its release, and
+			 * left it. Unknown is always right.
 			 */
 			if (cas(p, ne, (ne + IX_SEQ) & ~IX_VALID) == ne)
 				ix_invalidate_up(bm, k + 1, i >> IX_SHIFT);
