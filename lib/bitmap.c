@@ -868,7 +868,12 @@ definitive:
  * writer's CAS-then-load, so one of the two sees the other. Without that
  * second read a release between the writer's first read and its CAS,
  * which found the old entry covering it and wrote nothing, would be lost
- * under the lowered entry (session 6; check_ixrace).
+ * under the lowered entry. And a writer that raises a field, as a searcher
+ * or a claimer does when it reads a release's words before the release
+ * looks at the entry, carries the raise up the nodes above as a release
+ * would, even past the level it was asked to write: the release then
+ * finds the entry covering it and leaves the nodes above to that writer
+ * (session 6; check_ixrace has one test for each of the three).
  *
  * A pool whose index no search has used (an ID pool that never asks for a
  * block) has every entry unknown, and a release there would load an entry
@@ -1051,6 +1056,7 @@ static int ix_compute(const struct nb_bitmap *bm, int k, uint64_t i, struct ixv 
 			break;
 		}
 		snap[j] = x;
+		NB_TEST_WINDOW(9);
 	}
 	if (run > v->lng)
 		v->lng = run;
@@ -1117,17 +1123,32 @@ static void ix_invalidate_up(struct nb_bitmap *bm, int k, uint64_t i)
 
 /*
  * Write node I of level K from its inputs, then the nodes above while they
- * change. Without VALIDATE (a release) an unknown node ends the walk; with
- * it (a searcher, a claimer) unknown nodes are made VALID where their
- * inputs are all known.
+ * change, up to level TOP; above it only while a write raised something,
+ * as a release. Without VALIDATE (a release) an unknown node ends the
+ * walk; with it (a searcher, a claimer) unknown nodes are made VALID where
+ * their inputs are all known. See "The run index" for who reads what again.
  */
 static void ix_fix(struct nb_bitmap *bm, int k, uint64_t i, int validate, int top)
 {
-	for (; k <= top; k++, i >>= IX_SHIFT) {
-		uint64_t *p = &bm->ix[k][i], e = word_load(p), ne = 0, prev, val;
+	int raised = 0;
+
+	for (; k <= bm->ixlevels; k++, i >>= IX_SHIFT) {
+		uint64_t *p, e, ne = 0, prev, val;
 		uint64_t snap[IX_FAN];
 		struct ixv v;
 
+		if (k > top) {
+			/*
+			 * Above TOP only after a raise, and as a release: a
+			 * release into these words that found the raised entry
+			 * covering it has left the nodes above to this writer.
+			 */
+			if (!raised)
+				return;
+			validate = 0;
+		}
+		p = &bm->ix[k][i];
+		e = word_load(p);
 		for (;;) {
 			ne = 0;
 			if (!(e & IX_VALID) && !validate)
@@ -1159,15 +1180,22 @@ static void ix_fix(struct nb_bitmap *bm, int k, uint64_t i, int validate, int to
 				break;
 			e = prev;	/* another writer: look again */
 		}
+		raised = ne && (e & IX_VALID) && !ix_covers(e, ne);
+		NB_TEST_WINDOW(8);
 		if (ne && (!(e & IX_VALID) || !ix_covers(ne, e)) && !ix_same(bm, k, i, snap)) {
 			/*
 			 * Made VALID, or lowered, from inputs that changed
 			 * meanwhile: their writer may have seen this node
 			 * unknown, or the old entry covering its release, and
-			 * left it. Unknown is always right.
+			 * left it. Unknown is always right. The nodes above
+			 * too, even when another writer has replaced NE: one
+			 * of them may have been computed from NE meanwhile
+			 * (a writer that raised NE carries its raise up, so
+			 * this is a second line of defence, not a test-made
+			 * case).
 			 */
-			if (cas(p, ne, (ne + IX_SEQ) & ~IX_VALID) == ne)
-				ix_invalidate_up(bm, k + 1, i >> IX_SHIFT);
+			cas(p, ne, (ne + IX_SEQ) & ~IX_VALID);
+			ix_invalidate_up(bm, k + 1, i >> IX_SHIFT);
 			return;
 		}
 	}
@@ -1187,6 +1215,7 @@ static void ix_released(struct nb_bitmap *bm, uint64_t w0, uint64_t w1)
 {
 	uint64_t i;
 
+	NB_TEST_WINDOW(10);	/* between a release's CAS on its words and its look at the index */
 	for (i = w0 >> IX_SHIFT; i <= w1 >> IX_SHIFT; i++)
 		if (word_load(&bm->ix[1][i]) & IX_VALID)	/* unknown: a load, no more */
 			ix_fix(bm, 1, i, 0, bm->ixlevels);

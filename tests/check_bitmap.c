@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include "bitmap.h"
 #include "testutil.h"
@@ -878,6 +879,27 @@ END_TEST
 #define RR_ROUNDS 300
 #define RR_OPS 1000
 
+#ifdef NB_TEST_WINDOWS
+/*
+ * check_bitmap_windows: this file again, the engine built in with
+ * NB_TEST_WINDOWS; the run index's writers and releases yield now and then
+ * inside their races (bitmap.c, "The run index"), and test_threads_runs
+ * runs several times. With such windows, one test_threads_runs run failed
+ * 3 times in 100 before session 6's fixes, 12 in 300 with the first of
+ * them alone, and 0 in 300 after both (a one-off harness, not this file).
+ */
+extern void (*nb_test_window)(int where);
+static __thread uint64_t wseed = 1;
+
+static void yield_window(int where)
+{
+	if (where < 7)	/* the LOWEST and cyclic windows: check_lowest_race */
+		return;
+	if (tu_rand(&wseed) % (where == 9 ? 16 : 4) == 0)
+		sched_yield();
+}
+#endif
+
 struct runrace {
 	struct model m;
 	int *witness;
@@ -928,6 +950,9 @@ START_TEST(test_threads_runs)
 	uint64_t s = 99, i, got;
 	int j, round;
 
+#ifdef NB_TEST_WINDOWS
+	nb_test_window = yield_window;
+#endif
 	model_new(&rc.m, 2048 + 77);
 	rc.witness = calloc(rc.m.n, sizeof(int));
 	for (i = 0; i < rc.m.n; i++)
@@ -956,6 +981,9 @@ START_TEST(test_threads_runs)
 	pthread_barrier_destroy(&rc.done);
 	free(rc.witness);
 	model_free(&rc.m);
+#ifdef NB_TEST_WINDOWS
+	nb_test_window = NULL;
+#endif
 }
 END_TEST
 
@@ -1346,7 +1374,11 @@ static Suite *bitmap_suite(void)
 	tcase_add_test(tc, test_spaced_padding_never_handed_out);
 	tcase_add_test(tc, test_threads_release_full_word);
 	tcase_add_test(tc, test_run_index);
+#ifdef NB_TEST_WINDOWS
+	tcase_add_loop_test(tc, test_threads_runs, 0, 8);
+#else
 	tcase_add_test(tc, test_threads_runs);
+#endif
 	tcase_add_loop_test(tc, test_runs_at_fill, 0,
 			    (int)(sizeof(run_fills) / sizeof(run_fills[0])));
 	tcase_add_loop_test(tc, test_growth, 0, 2);

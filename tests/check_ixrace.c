@@ -138,6 +138,63 @@ START_TEST(test_release_raises_entry)
 }
 END_TEST
 
+/* Another thread's claim of a run at 300, between a release's CAS and its look at the index. */
+static void claim_in_window(int where)
+{
+	uint64_t got;
+
+	if (where != 10 || !armed)
+		return;
+	armed = 0;
+	fired++;
+	ck_assert_int_eq(nb_bitmap_claim_run(race_bm, 5, 1, 300, 4095, 300, &got), 0);
+	ck_assert_uint_eq(got, 300);
+}
+
+/*
+ * Level 2 (4096 bits: eight level-1 nodes under one) all VALID, with only
+ * 300..320 clear. A release of 0..2 raises node 0's clear prefix; before
+ * it looks at the index, a claim of 300..304 sets node 0's entry right
+ * from the words, the release's prefix in it, and does not walk up (a
+ * claim only lowers); the release then finds the entry covering it. The
+ * top node must still promise the prefix of 3.
+ */
+START_TEST(test_claim_raises_under_release)
+{
+	size_t bytes = nb_bitmap_bytes(4096);
+	void *area = aligned_alloc(64, bytes);
+	struct nb_bitmap bm;
+	uint64_t got, e;
+
+	ck_assert_ptr_nonnull(area);
+	memset(area, 0, bytes);
+	nb_bitmap_attach(&bm, area, 4096);
+	nb_bitmap_init(&bm);
+	ck_assert_int_eq(bm.ixlevels, 2);
+	ck_assert_int_eq(nb_bitmap_claim_range(&bm, 0, 300), 0);
+	ck_assert_int_eq(nb_bitmap_claim_range(&bm, 321, 4096 - 321), 0);
+	ck_assert_int_eq(nb_bitmap_claim_run(&bm, 413, 1, 0, 4095, 0, &got), -ENOSPC);
+	ck_assert_uint_eq(bm.ix[2][0] & (VALID | UINT64_C(0xffffffffffff)), VALID | 21);
+	race_bm = &bm;
+	fired = 0;
+	armed = 1;
+	nb_test_window = claim_in_window;
+	ck_assert_int_eq(nb_bitmap_release_range(&bm, 0, 3), 0);
+	nb_test_window = NULL;
+	ck_assert_int_eq(fired, 1);
+	e = bm.ix[2][0];
+	if (e & VALID)
+		ck_assert_msg((e >> 16 & 0xffff) >= 3 && (e & 0xffff) >= 16,
+			      "top entry %lx: prefix %lu, run %lu; the words hold 3, 16",
+			      (unsigned long)e, (unsigned long)(e >> 16 & 0xffff),
+			      (unsigned long)(e & 0xffff));
+	/* a search for the prefix alone finds it, through the index */
+	ck_assert_int_eq(nb_bitmap_claim_run(&bm, 3, 1, 0, 4095, 0, &got), 0);
+	ck_assert_uint_eq(got, 0);
+	free(area);
+}
+END_TEST
+
 static Suite *ixrace_suite(void)
 {
 	Suite *s = suite_create("ixrace");
@@ -146,6 +203,7 @@ static Suite *ixrace_suite(void)
 	tcase_add_test(tc, test_validator_lowers_over_release);
 	tcase_add_test(tc, test_release_lowers_over_release);
 	tcase_add_test(tc, test_release_raises_entry);
+	tcase_add_test(tc, test_claim_raises_under_release);
 	suite_add_tcase(s, tc);
 	return s;
 }
