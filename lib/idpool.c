@@ -940,7 +940,16 @@ static __attribute__((noinline)) int free_edge(struct numballoc *pool, uint64_t 
 		return -EINVAL;
 	if (pool->fast == NB_FAST_LOWEST)
 		return free_lowest(&pool->bm, bit);
-	policy_freed(pool, bit);
+	if (pool->fast == NB_FAST_SPREAD && hint_mine(pool)) {
+		/* as free_spread(): the kept word shown, the ID recorded; the last word's release keeps its summary */
+		struct hint *h = hint_last.h;
+
+		h->freed = bit;
+		if (h->hid != NB_NONE) {
+			nb_bitmap_show_word(&pool->bm, h->hid);
+			h->hid = NB_NONE;
+		}
+	}
 	return nb_bitmap_release_bit(&pool->bm, bit);
 }
 
