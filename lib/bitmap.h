@@ -92,6 +92,8 @@ int nb_bitmap_claim_run(struct nb_bitmap *bm, uint64_t n, uint64_t align, uint64
 int nb_bitmap_claim_range(struct nb_bitmap *bm, uint64_t first, uint64_t n);
 /* Release BIT: -ENOENT if it is clear. */
 static inline int nb_bitmap_release_bit(struct nb_bitmap *bm, uint64_t bit);
+/* issue 20, session 6: the same for a BIT the caller has checked is below fastwords * 64. */
+static inline int nb_bitmap_release_bit_in(struct nb_bitmap *bm, uint64_t bit);
 int nb_bitmap_release_bit_slow(struct nb_bitmap *bm, uint64_t bit);
 /* Release [first, first+N): -ENOENT and nothing released if any bit is clear. */
 int nb_bitmap_release_range(struct nb_bitmap *bm, uint64_t first, uint64_t n);
@@ -348,13 +350,11 @@ static inline __attribute__((always_inline)) int nb_release_ix(struct nb_bitmap 
  * cases after the CAS are one tail call, and the last word (its padding)
  * is left to the slow path, so the common case saves no register.
  */
-static inline __attribute__((always_inline)) int nb_bitmap_release_bit(struct nb_bitmap *bm,
-								   uint64_t bit)
+static inline __attribute__((always_inline)) int nb_bitmap_release_bit_in(struct nb_bitmap *bm,
+								      uint64_t bit)
 {
 	uint64_t w = bit / 64, *p, old;
 
-	if (w >= bm->fastwords)
-		goto slow;
 	p = &bm->words[w];
 	NB_COUNTED_READ();
 	old = uatomic_read(p);
@@ -377,6 +377,15 @@ static inline __attribute__((always_inline)) int nb_bitmap_release_bit(struct nb
 	return 0;
 slow:
 	return nb_bitmap_release_bit_slow(bm, bit);
+}
+
+/* nb_bitmap_release_bit_in() after its check: BIT in a word of the fast part. */
+static inline __attribute__((always_inline)) int nb_bitmap_release_bit(struct nb_bitmap *bm,
+								   uint64_t bit)
+{
+	if (bit / 64 >= bm->fastwords)
+		return nb_bitmap_release_bit_slow(bm, bit);
+	return nb_bitmap_release_bit_in(bm, bit);
 }
 
 /*
@@ -402,34 +411,49 @@ void nb_bitmap_show_word(struct nb_bitmap *bm, uint64_t w);
  * cleared by one CAS; 1 and *OLD (the word before), else 0 (the caller
  * goes to nb_bitmap_release_bit_slow(), which tells why).
  */
-static inline __attribute__((always_inline)) int nb_release_cas(struct nb_bitmap *bm,
-								uint64_t bit, uint64_t *old)
+static inline __attribute__((always_inline)) int nb_release_cas_in(struct nb_bitmap *bm,
+								   uint64_t bit, uint64_t *old)
 {
-	uint64_t *p;
+	uint64_t *p = &bm->words[bit / 64];
 
-	if (bit / 64 >= bm->fastwords)
-		return 0;
-	p = &bm->words[bit / 64];
 	NB_COUNTED_READ();
 	*old = uatomic_read(p);
 	return ((*old >> (bit % 64)) & 1) &&
 	       uatomic_cmpxchg(p, *old, *old & ~(UINT64_C(1) << (bit % 64))) == *old;
 }
 
-static inline __attribute__((always_inline)) int nb_bitmap_release_plain(struct nb_bitmap *bm,
-								     uint64_t bit, uint64_t *kept)
+static inline __attribute__((always_inline)) int nb_release_cas(struct nb_bitmap *bm,
+								uint64_t bit, uint64_t *old)
 {
-	uint64_t w = bit / 64, old;
+	return bit / 64 < bm->fastwords && nb_release_cas_in(bm, bit, old);
+}
 
-	if (!nb_release_cas(bm, bit, &old))
-		goto slow;
+/*
+ * nb_bitmap_release_plain() for a BIT the caller has checked is below
+ * fastwords * 64 (issue 20, session 6: SPREAD's free checks the pool's
+ * range and the fast part with one compare, idpool.c numballoc_free()).
+ */
+static inline __attribute__((always_inline)) int nb_bitmap_release_plain_in(struct nb_bitmap *bm,
+									uint64_t bit,
+									uint64_t *kept)
+{
+	uint64_t old;
+
+	if (!nb_release_cas_in(bm, bit, &old))
+		return nb_bitmap_release_bit_slow(bm, bit);
 	if (nb_release_ix(bm, bit))
 		return nb_bitmap_released_more(bm, bit, old == UINT64_MAX);
 	if (old == UINT64_MAX)
-		*kept = w;
+		*kept = bit / 64;
 	return 0;
-slow:
-	return nb_bitmap_release_bit_slow(bm, bit);
+}
+
+static inline __attribute__((always_inline)) int nb_bitmap_release_plain(struct nb_bitmap *bm,
+								     uint64_t bit, uint64_t *kept)
+{
+	if (bit / 64 >= bm->fastwords)
+		return nb_bitmap_release_bit_slow(bm, bit);
+	return nb_bitmap_release_plain_in(bm, bit, kept);
 }
 
 /*

@@ -198,6 +198,8 @@ int nb_ids_open(const char *name, const struct numballoc_opts *opts, struct numb
 	if (p->fast == NB_FAST_OTHER && p->policy == NUMBALLOC_LOWEST &&
 	    p->seg.hdr->version == NB_VERSION_LOW)
 		p->fast = NB_FAST_LOWEST;
+	if (p->fast)
+		p->fastlimit = p->bm.fastwords * 64;
 	*poolp = p;
 	return 0;
 }
@@ -885,7 +887,7 @@ static __attribute__((noinline)) int free_spread_show(struct nb_bitmap *bm, stru
 {
 	nb_bitmap_show_word(bm, h->hid);
 	h->hid = NB_NONE;
-	return nb_bitmap_release_plain(bm, bit, &h->hid);
+	return nb_bitmap_release_plain_in(bm, bit, &h->hid);
 }
 
 /*
@@ -913,17 +915,50 @@ static inline __attribute__((always_inline)) int free_spread(struct nb_bitmap *b
 	uint64_t w = bit / 64, kept = h->hid;
 
 	h->freed = bit;
-	if (kept != w && kept < bm->fastwords) {
+	/* HID is a word below fastwords (nb_bitmap_release_plain_in() stored it) or NB_NONE */
+	if (kept != w && kept != NB_NONE) {
 		if (uatomic_read(&bm->words[kept]) != UINT64_MAX)
 			return free_spread_show(bm, h, bit);
 		h->hid = NB_NONE;	/* full again: nothing to show */
 	}
-	return nb_bitmap_release_plain(bm, bit, &h->hid);
+	return nb_bitmap_release_plain_in(bm, bit, &h->hid);
 }
 
 /*
- * A fast pool (see numballoc_alloc()): one range check, the SPREAD hint,
- * and the engine's inline release, whose rare cases are tail calls.
+ * numballoc_free() for an ID outside the fast part (fastlimit): outside the
+ * pool, the last word of a fast pool (its padding, the slow release), any
+ * pool that is not fast.
+ */
+static __attribute__((noinline)) int free_edge(struct numballoc *pool, uint64_t id)
+{
+	uint64_t bit = id - pool->base;
+
+	if (!pool->fast)
+		return free_other(pool, id);
+	/* inside, id < base too when base + capacity - 1 fits, as ids_layout() checks for any fast pool */
+	if (bit >= pool->capacity)
+		return -EINVAL;
+	if (pool->fast == NB_FAST_LOWEST)
+		return free_lowest(&pool->bm, bit);
+	if (pool->fast == NB_FAST_SPREAD && hint_mine(pool)) {
+		/* as free_spread(): the kept word shown, the ID recorded; the last word's release keeps its summary */
+		struct hint *h = hint_last.h;
+
+		h->freed = bit;
+		if (h->hid != NB_NONE) {
+			nb_bitmap_show_word(&pool->bm, h->hid);
+			h->hid = NB_NONE;
+		}
+	}
+	return nb_bitmap_release_bit(&pool->bm, bit);
+}
+
+/*
+ * A fast pool (see numballoc_alloc()): one compare for the range and the
+ * fast part (fastlimit: every word but the last, whose padding the slow
+ * release masks; 0 for a pool that is not fast), the SPREAD hint, and the
+ * engine's inline release, whose rare cases are tail calls. The rest, by
+ * free_edge().
  */
 NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 {
@@ -932,26 +967,19 @@ NUMBALLOC_EXPORT int numballoc_free(struct numballoc *pool, uint64_t id)
 
 	if (!pool)
 		return -EINVAL;
-	/*
-	 * Outside the pool: -EINVAL, as bit_of_id() says. Inside, id < base
-	 * too when base + capacity - 1 fits, as ids_layout() checks for any
-	 * fast pool (the others check again in free_other()).
-	 */
 	bit = id - pool->base;
-	if (bit >= pool->capacity)
-		return -EINVAL;
+	if (__builtin_expect(bit >= pool->fastlimit, 0))
+		return free_edge(pool, id);
 	if (pool->fast == NB_FAST_SPREAD) {
 		/* the freed ID recorded before the release (a free of an ID not held is kept too) */
 		if (hint_mine(pool))
 			return free_spread(&pool->bm, hint_last.h, bit);
-	} else if (__builtin_expect(!pool->fast, 0)) {
-		return free_other(pool, id);
 	} else if (pool->fast == NB_FAST_LOWEST) {
 		return free_lowest(&pool->bm, bit);	/* issue 20, lowest */
 	}
 	bm = &pool->bm;
 	__asm__("" : "+r"(bm));	/* one register for bm and pool, not two: none to save */
-	return nb_bitmap_release_bit(bm, bit);
+	return nb_bitmap_release_bit_in(bm, bit);	/* below fastlimit */
 }
 
 int nb_ids_free(struct numballoc *pool, uint64_t id) __attribute__((alias("numballoc_free")));

@@ -29,6 +29,9 @@ struct numballoc {
 	int fast;		/* NB_FAST_*: a writable packed shared-memory pool without
 				 * owner records, whose calls take idpool.c's inline
 				 * paths; 0: any other (set once, at open) */
+	uint64_t fastlimit;	/* issue 20, session 6: fast: the bits below this (every
+				 * word but the last) are freed by the inline paths, one
+				 * compare for the range and the fast part; 0: not fast */
 };
 #define NB_FAST_SPREAD 1	/* fast, SPREAD */
 #define NB_FAST_OTHER 2		/* fast, LOWEST without the advice word (a version-3 pool) */

@@ -586,6 +586,41 @@ START_TEST(test_cyclic_one_handle_order)
 END_TEST
 #endif
 
+/*
+ * issue 20, session 6: numballoc_free() checks the range and the inline
+ * part (every word but the last) with one compare. Every ID of pools of
+ * 64, 65, 130 and 4096 IDs (no inline part, one bit past it, a padded last
+ * word, none) is allocated and freed, the last word's too; a free of an ID
+ * not held is -ENOENT on either side of the edge, and the IDs just outside
+ * the pool are -EINVAL and change nothing. Loop over policy x size.
+ */
+START_TEST(test_free_edges)
+{
+	static const uint64_t caps[] = { 64, 65, 130, 4096 };
+	uint64_t cap = caps[_i % 4], base = 1000, id, i;
+	struct numballoc *p = private_pool(cap, base, (unsigned int)(_i / 4));
+
+	for (i = 0; i < cap; i++)
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_free(p, base - 1), -EINVAL);
+	ck_assert_int_eq(numballoc_free(p, base + cap), -EINVAL);
+	ck_assert_int_eq(numballoc_free(p, base + (cap + 63) / 64 * 64 - 1), cap % 64 ? -EINVAL : 0);
+	ck_assert_int_eq(numballoc_free(p, UINT64_MAX), -EINVAL);
+	ck_assert_uint_eq(used(p), cap % 64 ? cap : cap - 1);
+	for (i = 0; i < cap; i++)
+		ck_assert_int_eq(numballoc_free(p, base + i), cap % 64 || i != cap - 1 ? 0 : -ENOENT);
+	ck_assert_uint_eq(used(p), 0);
+	ck_assert_int_eq(numballoc_free(p, base + cap - 1), -ENOENT);
+	ck_assert_int_eq(numballoc_free(p, base), -ENOENT);
+	ck_assert_int_eq(numballoc_free(p, base + cap), -EINVAL);
+	for (i = 0; i < cap; i++)
+		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
+	ck_assert_int_eq(numballoc_alloc(p, &id), -ENOSPC);
+	ck_assert_int_eq(numballoc_close(p), 0);
+}
+END_TEST
+
 static Suite *idpool_suite(void)
 {
 	Suite *s = suite_create("idpool");
@@ -603,6 +638,7 @@ static Suite *idpool_suite(void)
 #endif
 	tcase_add_loop_test(tc, test_alloc_in, NUMBALLOC_LOWEST, NUMBALLOC_SPREAD + 1);
 	tcase_add_test(tc, test_alloc_id);
+	tcase_add_loop_test(tc, test_free_edges, 4 * NUMBALLOC_LOWEST, 4 * (NUMBALLOC_SPREAD + 1));
 	tcase_add_test(tc, test_blocks);
 	tcase_add_test(tc, test_next_and_stat);
 	tcase_add_test(tc, test_bad_arguments);
