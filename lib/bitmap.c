@@ -640,7 +640,7 @@ static int claim_mask(struct nb_bitmap *bm, uint64_t w, uint64_t mask)
  *     put a set L inside the stretch it reads L again: clear now, its
  *     release may have loaded the advice before the CAS, so it cuts the
  *     stretch at L as that release would have (nb_bitmap_lowest_lower()).
- *     The inline release (nb_bitmap_lowest_freed()) takes the common
+ *     The inline release (nb_lowest_freed(), bitmap.h) takes the common
  *     case, L set, with one CAS and that read; L clear goes to
  *     nb_bitmap_lowest_lower(). Writing (X, S) without reading L first
  *     would hide a clear L, another release's completed one, and for
@@ -727,6 +727,37 @@ void nb_bitmap_lowest_lower(struct nb_bitmap *bm, uint64_t x, int freed)
 		x = l;		/* L was released meanwhile: cut the stretch at it */
 		a = n;
 	}
+}
+
+/*
+ * nb_bitmap_release_lowest() (bitmap.h) when nb_release_cas() left the
+ * release to the slow path: that release, then, when it released BIT,
+ * the advice.
+ */
+int nb_bitmap_release_lowest_slow(struct nb_bitmap *bm, uint64_t bit)
+{
+	int r = nb_bitmap_release_bit_slow(bm, bit);
+
+	if (r == 0)
+		nb_bitmap_lowest_freed(bm, bit);
+	return r;
+}
+
+/*
+ * The rest of nb_bitmap_release_lowest() after its CAS on BIT's word, in
+ * the inline release's order: the advice lowered to X (NB_NONE: done),
+ * then, when the word was FULL before the CAS, its summary bit set again
+ * if a clearer took it, then the run index.
+ */
+int nb_bitmap_release_lowest_rest(struct nb_bitmap *bm, uint64_t bit, uint64_t x, int full)
+{
+	if (x != NB_NONE)
+		nb_bitmap_lowest_lower(bm, x, 1);
+	if (full && !nb_bitmap_summary_bit(bm, bit / 64))
+		return nb_bitmap_released_more(bm, bit, 1);
+	if (nb_release_ix(bm, bit))
+		return nb_bitmap_released_more(bm, bit, 0);
+	return 0;
 }
 
 /*

@@ -279,6 +279,58 @@ START_TEST(test_lost_cas_stays_in_word)
 }
 END_TEST
 
+/* The window of the test below: once, L released completely between the free's read of L and its advice CAS. */
+static void free_l_before_cas(int where)
+{
+	if (where != 2 || race_bit == NB_NONE)
+		return;
+	ck_assert_int_eq(nb_bitmap_release_bit(race_bm, race_bit), 0);
+	nb_bitmap_lowest_freed(race_bm, race_bit);	/* its bit is L: it writes nothing */
+	race_bit = NB_NONE;
+}
+
+/*
+ * issue 20, session 6 (nb_lowest_freed(), the free's lowering with no call
+ * in it): a free of X below L reads L set, and L's own release runs
+ * completely in window 2, before the free's CAS on the advice; that
+ * release saw its bit at L and wrote nothing. The free's CAS then writes
+ * (X, S) over a clear L, and its read of L after the CAS must cut the
+ * stretch at L (returning L to nb_bitmap_release_lowest(), which lowers
+ * the advice out of line): the claims are X, L, then the first never
+ * claimed, not X and then a bit past L.
+ */
+START_TEST(test_free_cuts_at_released_l)
+{
+	void *area = tu_shared(nb_bitmap_bytes(NBITS));
+	struct nb_bitmap bm;
+	uint64_t bit, l0;
+
+	nb_bitmap_attach(&bm, area, NBITS);
+	nb_bitmap_init(&bm);
+	for (bit = 0; bit < 300; bit++)
+		ck_assert_int_eq(nb_bitmap_claim_bit_lazy(&bm, bit), 0);
+	ck_assert_int_eq(nb_bitmap_claim_lowest_slow(&bm, 0, NBITS - 1, &bit), 0);
+	ck_assert_uint_eq(bit, 300);		/* the search moved L to 300, set */
+	l0 = uatomic_read(&bm.cursor[NB_LOW]) & NB_LOW_MASK;
+	ck_assert_uint_eq(l0, 300);
+	race_bm = &bm;
+	race_bit = l0;
+	nb_test_window = free_l_before_cas;
+	ck_assert_int_eq(nb_bitmap_release_lowest(&bm, 10), 0);
+	nb_test_window = NULL;
+	ck_assert_uint_eq(race_bit, NB_NONE);	/* the window ran */
+	if (!nb_bitmap_claim_lowest_all(&bm, &bit))
+		ck_assert_int_eq(nb_bitmap_claim_lowest_slow(&bm, 0, NBITS - 1, &bit), 0);
+	ck_assert_uint_eq(bit, 10);
+	if (!nb_bitmap_claim_lowest_all(&bm, &bit))
+		ck_assert_int_eq(nb_bitmap_claim_lowest_slow(&bm, 0, NBITS - 1, &bit), 0);
+	ck_assert_uint_eq(bit, l0);
+	if (!nb_bitmap_claim_lowest_all(&bm, &bit))
+		ck_assert_int_eq(nb_bitmap_claim_lowest_slow(&bm, 0, NBITS - 1, &bit), 0);
+	ck_assert_uint_eq(bit, 301);
+}
+END_TEST
+
 /*
  * The release of a LOWEST pool's free (nb_bitmap_release_lowest(): the
  * word's CAS, the advice, then the summary): a release into a full word
@@ -377,6 +429,7 @@ static Suite *race_suite(void)
 	tcase_add_test(tc, test_lost_cas_stays_in_word);
 	tcase_add_test(tc, test_release_lowest_shows_word);
 	tcase_add_test(tc, test_cyclic_window_lost_cas);	/* issue 20 session 5, cyclic */
+	tcase_add_test(tc, test_free_cuts_at_released_l);	/* issue 20 session 6, lowest */
 	suite_add_tcase(s, tc);
 	return s;
 }
