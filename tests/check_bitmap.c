@@ -869,7 +869,8 @@ END_TEST
 
 /*
  * Threads take and give back unaligned runs of 1..80 bits (and single
- * bits) on a 70% full area, a witness per bit, in short rounds. After each
+ * bits; given back as a range or bit by bit through the inline release)
+ * on a 70% full area, a witness per bit, in short rounds. After each
  * round, with every thread waiting, the run index must promise at least
  * what the words hold: a release whose entry was lost in a race (or a
  * searcher that made an entry VALID over a release it did not see) shows
@@ -895,7 +896,7 @@ static void yield_window(int where)
 {
 	if (where < 7)	/* the LOWEST and cyclic windows: check_lowest_race */
 		return;
-	if (tu_rand(&wseed) % (where == 9 ? 16 : 4) == 0)
+	if (tu_rand(&wseed) % (where == 9 ? 16 : 3) == 0)
 		sched_yield();
 }
 #endif
@@ -932,8 +933,13 @@ static void *runrace_thread(void *arg)
 
 				for (k = first[j]; k < first[j] + len[j]; k++)
 					__atomic_store_n(&rc->witness[k], 0, __ATOMIC_SEQ_CST);
-				if (nb_bitmap_release_range(&rc->m.bm, first[j], len[j]) != 0)
+				if (tu_rand(&s) % 2) {	/* bit by bit, the inline release */
+					for (k = first[j]; k < first[j] + len[j]; k++)
+						if (nb_bitmap_release_bit(&rc->m.bm, k) != 0)
+							__atomic_store_n(&rc->bad, 1, __ATOMIC_SEQ_CST);
+				} else if (nb_bitmap_release_range(&rc->m.bm, first[j], len[j]) != 0) {
 					__atomic_store_n(&rc->bad, 1, __ATOMIC_SEQ_CST);
+				}
 				first[j] = first[--nheld];
 				len[j] = len[nheld];
 			}

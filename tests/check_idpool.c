@@ -589,16 +589,18 @@ END_TEST
 /*
  * issue 20, session 6: numballoc_free() checks the range and the inline
  * part (every word but the last) with one compare. Every ID of pools of
- * 64, 65, 130 and 4096 IDs (no inline part, one bit past it, a padded last
- * word, none) is allocated and freed, the last word's too; a free of an ID
- * not held is -ENOENT on either side of the edge, and the IDs just outside
- * the pool are -EINVAL and change nothing. Loop over policy x size.
+ * 4097, 4159, 4160 and 4161 IDs (packed, so fast: one bit past a word, a
+ * padded last word, a full last word) and of 64 IDs (spaced: never fast)
+ * is allocated and freed, the last word's too; a free of an ID not held
+ * is -ENOENT on either side of the edge, and the IDs just outside the pool
+ * and the last word's padding are -EINVAL and change nothing. Loop over
+ * policy x size.
  */
 START_TEST(test_free_edges)
 {
-	static const uint64_t caps[] = { 64, 65, 130, 4096 };
-	uint64_t cap = caps[_i % 4], base = 1000, id, i;
-	struct numballoc *p = private_pool(cap, base, (unsigned int)(_i / 4));
+	static const uint64_t caps[] = { 64, 4097, 4159, 4160, 4161 };
+	uint64_t cap = caps[_i % 5], base = 1000, id, i;
+	struct numballoc *p = private_pool(cap, base, (unsigned int)(_i / 5));
 
 	for (i = 0; i < cap; i++)
 		ck_assert_int_eq(numballoc_alloc(p, &id), 0);
@@ -638,7 +640,7 @@ static Suite *idpool_suite(void)
 #endif
 	tcase_add_loop_test(tc, test_alloc_in, NUMBALLOC_LOWEST, NUMBALLOC_SPREAD + 1);
 	tcase_add_test(tc, test_alloc_id);
-	tcase_add_loop_test(tc, test_free_edges, 4 * NUMBALLOC_LOWEST, 4 * (NUMBALLOC_SPREAD + 1));
+	tcase_add_loop_test(tc, test_free_edges, 5 * NUMBALLOC_LOWEST, 5 * (NUMBALLOC_SPREAD + 1));
 	tcase_add_test(tc, test_blocks);
 	tcase_add_test(tc, test_next_and_stat);
 	tcase_add_test(tc, test_bad_arguments);
