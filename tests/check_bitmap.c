@@ -868,13 +868,14 @@ START_TEST(test_threads_release_full_word)
 END_TEST
 
 /*
- * Threads take and give back unaligned runs of 1..80 bits (and single
- * bits; given back as a range or bit by bit through the inline release)
- * on a 70% full area, a witness per bit, in short rounds. After each
- * round, with every thread waiting, the run index must promise at least
- * what the words hold: a release whose entry was lost in a race (or a
- * searcher that made an entry VALID over a release it did not see) shows
- * as an entry below the truth. At the end a search finds the longest run.
+ * Threads take and give back runs of 1..80 bits (and single bits; a
+ * quarter aligned to 8, half searched for from a random bit; given back as
+ * a range or bit by bit through the inline release) on a 70% full area, a
+ * witness per bit, in short rounds. After each round, with every thread
+ * waiting, the run index must promise at least what the words hold: a
+ * release whose entry was lost in a race (or a searcher that made an entry
+ * VALID over a release it did not see) shows as an entry below the truth.
+ * At the end a search finds the longest run.
  */
 #define RR_THREADS 4
 #define RR_ROUNDS 300
@@ -920,9 +921,14 @@ static void *runrace_thread(void *arg)
 		pthread_barrier_wait(&rc->go);
 		for (i = 0; i < RR_OPS; i++) {
 			if (nheld < 16 && (tu_rand(&s) & 1)) {
+				uint64_t align = tu_rand(&s) % 4 ? 1 : 8;
+				uint64_t lo = tu_rand(&s) % 2 ? 0 : tu_rand(&s) % rc->m.n;
+
 				n = tu_rand(&s) % 4 ? 1 + tu_rand(&s) % 80 : 1;
-				if (nb_bitmap_claim_run(&rc->m.bm, n, 1, 0, rc->m.n - 1, 0, &got) != 0)
+				if (nb_bitmap_claim_run(&rc->m.bm, n, align, lo, rc->m.n - 1, lo, &got) != 0)
 					continue;
+				if (got < lo || got % align)
+					__atomic_store_n(&rc->bad, 1, __ATOMIC_SEQ_CST);
 				for (k = got; k < got + n; k++)
 					if (__atomic_exchange_n(&rc->witness[k], 1, __ATOMIC_SEQ_CST))
 						__atomic_store_n(&rc->bad, 1, __ATOMIC_SEQ_CST);
